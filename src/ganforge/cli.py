@@ -1,0 +1,88 @@
+"""The ``ganforge`` command: train, sample, bench. Thin: it parses arguments and calls the API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import GanforgeError
+
+
+def _cmd_train(args) -> int:
+    from .config import load_config
+    from .training.run import resume, train
+
+    if args.resume:
+        if args.config and "=" in args.config:
+            args.overrides.insert(0, args.config)
+        elif args.config:
+            raise GanforgeError("with --resume give only overrides (the run's own config is used)")
+        run_dir, trainer, status = resume(args.resume, args.overrides, progress=False if args.no_progress else None)
+    else:
+        if not args.config:
+            raise GanforgeError("give a config file, e.g. ganforge train configs/classic_mnist.toml")
+        cfg = load_config(args.config, args.overrides)
+        run_dir, trainer, status = train(cfg, args.run_dir, progress=False if args.no_progress else None)
+    print(f"run directory: {run_dir}")
+    samples = sorted((run_dir / "samples").glob("step_*.png"))
+    if samples:
+        print(f"last samples: {samples[-1]}")
+    return {"finished": 0, "interrupted": 130}.get(status, 0)
+
+
+def _cmd_sample(args) -> int:
+    from .sampling import sample_to_file
+
+    out = sample_to_file(args.run, args.out, n=args.n, seed=args.seed, nrow=args.nrow)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(args.config, args.overrides, steps=args.steps, warmup=args.warmup, repeats=args.repeats)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train a GAN from a TOML config (or resume a run)")
+    t.add_argument("config", nargs="?", help="config file, e.g. configs/classic_mnist.toml")
+    t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=3")
+    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/last.pt")
+    t.add_argument("--run-dir", help="directory for this run (default runs/<name>)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.set_defaults(func=_cmd_train)
+
+    s = sub.add_parser("sample", help="samples from a trained run: a PNG grid or a .npz")
+    s.add_argument("run", help="run directory (or a checkpoint file)")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", default="samples.png", help="output .png (grid / scatter) or .npz")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--nrow", type=int, default=None, help="images per row in the grid")
+    s.set_defaults(func=_cmd_sample)
+
+    b = sub.add_parser("bench", help="training img/s vs a bare PyTorch loop over the same models")
+    b.add_argument("config")
+    b.add_argument("overrides", nargs="*")
+    b.add_argument("--steps", type=int, default=300)
+    b.add_argument("--warmup", type=int, default=30)
+    b.add_argument("--repeats", type=int, default=3)
+    b.set_defaults(func=_cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except GanforgeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,280 @@
+"""Typed configuration: dataclasses, TOML presets and ``section.key=value`` overrides.
+
+A config is a tree of dataclasses. Presets in ``configs/*.toml`` fill it; command-line
+overrides such as ``train.epochs=3 data.name=fashion_mnist`` change single values. An
+unknown key or a value of the wrong type is a :class:`GanforgeError` with one line and a
+did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import sys
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import GanforgeError
+
+
+@dataclass
+class DataConfig:
+    name: str = "mnist"  # mnist | fashion_mnist | ring8 | grid25
+    root: str = ""  # directory of the IDX files; "" = $GANFORGE_DATA or the user cache
+    split: str = "train"
+    batch_size: int = 64
+    download: bool = True
+    toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
+    device: str = "auto"  # where the in-memory data lives: auto = the training device
+
+
+@dataclass
+class NetConfig:
+    arch: str = "mlp"
+    hidden: list[int] = field(default_factory=lambda: [128])
+    activation: str = "relu"  # relu | leaky_relu | tanh | elu
+    negative_slope: float = 0.2  # for leaky_relu
+    dropout: float = 0.0
+    batch_norm: bool = False
+    output: str = "none"  # G: tanh | sigmoid | none; D: always raw logits
+    pack: int = 1  # D only: PacGAN packing (D judges `pack` samples at once)
+
+
+@dataclass
+class ModelConfig:
+    latent_dim: int = 100
+    latent_dist: str = "normal"  # normal | uniform (in [-1, 1])
+    g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
+    d: NetConfig = field(default_factory=NetConfig)
+
+
+@dataclass
+class LossConfig:
+    name: str = "non_saturating"  # minimax | non_saturating | max_likelihood
+    real_label: float = 1.0  # one-sided label smoothing: 0.9 in the classic tutorials
+
+
+@dataclass
+class OptimConfig:
+    name: str = "adam"  # adam | sgd
+    g_lr: float = 2e-4
+    d_lr: float = 2e-4
+    betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    momentum: float = 0.0  # sgd only
+    weight_decay: float = 0.0
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 1
+    steps: int = 0  # if > 0, number of generator steps (overrides epochs)
+    d_steps: int = 1  # discriminator steps per generator step
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
+
+
+@dataclass
+class LogConfig:
+    every: int = 50  # steps between metrics.jsonl lines and progress-bar updates
+    sample_every: int = 500  # steps between fixed-noise grids (0 = only first and last)
+    n_samples: int = 64  # images in the fixed-noise grid / points in toy scatter plots
+    checkpoint_every: int = 1000  # steps between checkpoints/last.pt writes (0 = only at the end)
+    keep_every: int = 0  # also keep checkpoints/step_N.pt every this many steps (0 = never)
+    tensorboard: bool = True  # used when the `tb` extra is installed
+    progress: bool = True
+    out_dir: str = "runs"
+
+
+@dataclass
+class Config:
+    name: str = "run"
+    seed: int = 0
+    ganforge_version: str = ""  # filled in when a run writes its resolved config
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+
+# ---------------------------------------------------------------------------- helpers
+
+
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _did_you_mean(key: str, options) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    """Check/convert ``value`` to the annotated type ``typ``; raise a one-line error."""
+    origin = typing.get_origin(typ)
+    if origin is list:
+        (item_t,) = typing.get_args(typ)
+        if not isinstance(value, (list, tuple)):
+            raise GanforgeError(f"config key '{where}' must be a list, got {value!r}")
+        return [_coerce(v, item_t, f"{where}[{i}]") for i, v in enumerate(value)]
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        raise GanforgeError(f"config key '{where}' must be true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise GanforgeError(f"config key '{where}' must be an integer, got {value!r}")
+    if typ is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise GanforgeError(f"config key '{where}' must be a number, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise GanforgeError(f"config key '{where}' must be a string, got {value!r}")
+    raise TypeError(f"unsupported config type {typ} at {where}")  # programming error
+
+
+def _apply(obj: Any, values: dict, prefix: str = "") -> None:
+    hints = _hints(type(obj))
+    for key, value in values.items():
+        where = f"{prefix}{key}"
+        if key not in hints:
+            raise GanforgeError(f"unknown config key '{where}'{_did_you_mean(key, hints)}")
+        typ = hints[key]
+        if dataclasses.is_dataclass(typ):
+            if not isinstance(value, dict):
+                raise GanforgeError(f"config key '{where}' is a section; set '{where}.<key>' instead")
+            _apply(getattr(obj, key), value, where + ".")
+        else:
+            setattr(obj, key, _coerce(value, typ, where))
+
+
+def _parse_value(text: str) -> Any:
+    """Parse the right-hand side of an override the TOML way; bare words are strings."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    if "=" not in item:
+        raise GanforgeError(f"override '{item}' is not of the form section.key=value")
+    key, text = item.split("=", 1)
+    return key.strip().split("."), _parse_value(text.strip())
+
+
+def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
+    for item in overrides:
+        path, value = parse_override(item)
+        nested: dict = {path[-1]: value}
+        for part in reversed(path[:-1]):
+            nested = {part: nested}
+        _apply(cfg, nested)
+    return cfg
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Build a :class:`Config` from a TOML file (optional) and ``key=value`` overrides."""
+    cfg = Config()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise GanforgeError(f"config file '{path}' not found; presets live in configs/ (e.g. configs/classic_mnist.toml)")
+        try:
+            values = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise GanforgeError(f"config file '{path}' is not valid TOML: {exc}") from None
+        _apply(cfg, values)
+    apply_overrides(cfg, overrides or [])
+    validate(cfg)
+    return cfg
+
+
+def config_from_dict(values: dict) -> Config:
+    cfg = Config()
+    _apply(cfg, values)
+    return cfg
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    raise TypeError(type(v))
+
+
+def to_toml(values: dict, header: str = "") -> str:
+    """Serialise a nested dict of plain values as TOML (enough for configs)."""
+    scalars = [f"{k} = {_toml_value(v)}" for k, v in values.items() if not isinstance(v, dict)]
+    lines = ([f"[{header}]"] if header and scalars else []) + scalars
+    for k, v in values.items():
+        if isinstance(v, dict):
+            sub = to_toml(v, f"{header}.{k}" if header else k)
+            lines += ["", sub] if lines else [sub]
+    return "\n".join(lines)
+
+
+_CHOICES = {
+    "loss.name": ("minimax", "non_saturating", "max_likelihood"),
+    "optim.name": ("adam", "sgd"),
+    "model.latent_dist": ("normal", "uniform"),
+    "model.g.output": ("tanh", "sigmoid", "none"),
+    "model.g.activation": ("relu", "leaky_relu", "tanh", "elu"),
+    "model.d.activation": ("relu", "leaky_relu", "tanh", "elu"),
+}
+
+
+def _get(cfg: Config, dotted: str) -> Any:
+    obj: Any = cfg
+    for part in dotted.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def validate(cfg: Config) -> None:
+    """Value checks that the types alone do not express."""
+    for key, choices in _CHOICES.items():
+        value = _get(cfg, key)
+        if value not in choices:
+            raise GanforgeError(
+                f"config key '{key}' = '{value}' is not one of {', '.join(choices)}{_did_you_mean(value, choices)}"
+            )
+    positive = ["data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack"]
+    for key in positive:
+        if _get(cfg, key) < 1:
+            raise GanforgeError(f"config key '{key}' must be >= 1, got {_get(cfg, key)}")
+    if cfg.train.epochs < 1 and cfg.train.steps < 1:
+        raise GanforgeError("set train.epochs >= 1 or train.steps >= 1")
+    if not 0.0 < cfg.loss.real_label <= 1.0:
+        raise GanforgeError(f"config key 'loss.real_label' must be in (0, 1], got {cfg.loss.real_label}")
+    if len(cfg.optim.betas) != 2:
+        raise GanforgeError(f"config key 'optim.betas' must have two numbers, got {cfg.optim.betas}")
+    for net in ("g", "d"):
+        if not 0.0 <= _get(cfg, f"model.{net}.dropout") < 1.0:
+            raise GanforgeError(f"config key 'model.{net}.dropout' must be in [0, 1)")
+    if cfg.data.batch_size % cfg.model.d.pack:
+        raise GanforgeError(
+            f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
+        )

@@ -1,0 +1,67 @@
+"""Data sets by name: ``build_data(cfg.data, seed, device)`` returns a batch source.
+
+Each registry entry knows the shape of its samples (``info``) without loading anything, so
+that sampling from a trained generator never touches the data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..registry import Registry
+from .batches import DataInfo, InMemoryBatches, ToyBatches
+from .mnist import IDX_SETS, load_idx_set
+from .toy import TOY_MIXTURES, mixture_centers, mixture_std
+
+
+@dataclass(frozen=True)
+class Dataset:
+    info: Callable[[object], DataInfo]  # data config -> DataInfo
+    build: Callable  # (data config, seed, device) -> batch source
+
+
+DATASETS: Registry[Dataset] = Registry("data set", "data.name")
+
+
+def _register_idx(name: str) -> None:
+    def info(dcfg) -> DataInfo:
+        return DataInfo(kind="image", shape=(1, 28, 28), num_classes=10, name=name)
+
+    def build(dcfg, seed: int, device):
+        images, labels = load_idx_set(name, dcfg.split, dcfg.root or None, dcfg.download)
+        return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
+
+    DATASETS.register(name)(Dataset(info, build))
+
+
+def _register_toy(name: str) -> None:
+    def info(dcfg) -> DataInfo:
+        return DataInfo(kind="points", shape=(2,), name=name, centers=mixture_centers(name), std=mixture_std(name))
+
+    def build(dcfg, seed: int, device):
+        return ToyBatches(mixture_centers(name), mixture_std(name), dcfg.batch_size, seed, info(dcfg),
+                          dcfg.toy_epoch_size, device)
+
+    DATASETS.register(name)(Dataset(info, build))
+
+
+for _name in IDX_SETS:
+    _register_idx(_name)
+for _name in TOY_MIXTURES:
+    _register_toy(_name)
+
+
+def build_data(dcfg, seed: int, device: torch.device | str = "cpu"):
+    """Build the batch source named by ``dcfg.name``."""
+    return DATASETS.get(dcfg.name).build(dcfg, seed, device)
+
+
+def data_info(dcfg) -> DataInfo:
+    """Shape and kind of a data set's samples, without loading it."""
+    return DATASETS.get(dcfg.name).info(dcfg)
+
+
+__all__ = ["DATASETS", "DataInfo", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set"]

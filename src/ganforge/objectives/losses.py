@@ -1,0 +1,69 @@
+"""GAN objectives computed from the discriminator's raw logits (stable softplus forms).
+
+With D(x) = sigmoid(l(x)) and a real-label target t (t < 1 is one-sided label smoothing,
+Salimans et al. 2016), the discriminator of every loss here minimises the binary
+cross-entropy
+
+    d_loss = E_x[softplus(l(x)) - t * l(x)] + E_z[softplus(l(G(z)))]
+           = -E[t log D(x) + (1 - t) log(1 - D(x))] - E[log(1 - D(G(z)))],
+
+and the generator costs differ (Goodfellow 2014; Goodfellow 2016, NIPS tutorial section 3.2):
+
+- ``minimax``:        g_loss = E[log(1 - D(G(z)))]      = -E[softplus(l)]   (saturating)
+- ``non_saturating``: g_loss = -E[log D(G(z))]          =  E[softplus(-l)]
+- ``max_likelihood``: g_loss = -1/2 E[exp(sigma^-1(D))] = -1/2 E[exp(l)]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from ..registry import Registry
+
+
+class Objective:
+    """A GAN loss: ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``."""
+
+    name = ""
+
+    def __init__(self, real_label: float = 1.0):
+        self.real_label = float(real_label)
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        real = F.softplus(real_logits) - self.real_label * real_logits
+        return real.mean() + F.softplus(fake_logits).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+LOSSES: Registry = Registry("loss", "loss.name")
+
+
+@LOSSES.register("minimax")
+class Minimax(Objective):
+    name = "minimax"
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -F.softplus(fake_logits).mean()
+
+
+@LOSSES.register("non_saturating")
+class NonSaturating(Objective):
+    name = "non_saturating"
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_logits).mean()
+
+
+@LOSSES.register("max_likelihood")
+class MaxLikelihood(Objective):
+    name = "max_likelihood"
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -0.5 * torch.exp(fake_logits).mean()
+
+
+def build_objective(lcfg) -> Objective:
+    return LOSSES.get(lcfg.name)(real_label=lcfg.real_label)

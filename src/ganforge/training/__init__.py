@@ -1,0 +1,1 @@
+"""Training: the trainer, callbacks, checkpoints, run directories."""

@@ -1,0 +1,185 @@
+"""Callbacks: progress bar, metrics.jsonl, TensorBoard, fixed-noise sample grids, checkpoints.
+
+Each reacts to the trainer's events (``on_start``, ``on_log``, ``on_step``, ``on_end``); the
+run directory layout lives here and in ``training/run.py``, not in the trainer.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from ..viz import save_grid, save_scatter, to_uint8
+from .checkpoint import save_checkpoint
+
+
+class Callback:
+    def on_start(self, trainer) -> None:
+        pass
+
+    def on_log(self, trainer, record: dict) -> None:
+        pass
+
+    def on_step(self, trainer) -> None:
+        pass
+
+    def on_end(self, trainer, status: str) -> None:
+        pass
+
+
+class ProgressBar(Callback):
+    """tqdm bar: epoch, step, D/G losses, D(x), D(G(z)), img/s."""
+
+    def __init__(self, file=None):
+        self.file = file
+        self.bar = None
+
+    def on_start(self, trainer) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=trainer.total_steps, initial=trainer.step, unit="step", dynamic_ncols=True,
+                        file=self.file or sys.stderr, desc=f"epoch {int(trainer.data.progress)}")
+        self._shown = trainer.step
+
+    def on_log(self, trainer, record: dict) -> None:
+        self.bar.set_description(f"epoch {int(record['epoch'])}", refresh=False)
+        self.bar.set_postfix({"D": f"{record['d_loss']:.3f}", "G": f"{record['g_loss']:.3f}",
+                              "D(x)": f"{record['d_real']:.2f}", "D(G(z))": f"{record['d_fake']:.2f}",
+                              "img/s": f"{record['img_per_s']:.0f}"}, refresh=False)
+        self.bar.update(trainer.step - self._shown)
+        self._shown = trainer.step
+
+    def on_end(self, trainer, status: str) -> None:
+        if self.bar is not None:
+            self.bar.update(trainer.step - self._shown)
+            self.bar.close()
+
+
+class JsonlLogger(Callback):
+    """One JSON object per logged step in ``metrics.jsonl`` (appended on resume)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.file = None
+
+    def on_start(self, trainer) -> None:
+        self.file = open(self.path, "a")
+
+    def on_log(self, trainer, record: dict) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+
+    def on_end(self, trainer, status: str) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+class TensorBoardLogger(Callback):
+    """Scalars and sample grids in ``tensorboard/`` when the ``tb`` extra is installed."""
+
+    def __init__(self, log_dir: str | Path):
+        from torch.utils.tensorboard import SummaryWriter  # ImportError without tensorboard
+
+        self.writer = SummaryWriter(str(log_dir))
+
+    @staticmethod
+    def available() -> bool:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    def on_log(self, trainer, record: dict) -> None:
+        for key in ("d_loss", "g_loss", "d_real", "d_fake", "img_per_s"):
+            self.writer.add_scalar(f"train/{key}", record[key], record["step"])
+
+    def add_images(self, step: int, images_uint8: torch.Tensor) -> None:
+        from ..viz import make_grid
+        import numpy as np
+
+        grid = np.asarray(make_grid(images_uint8, scale=1))
+        self.writer.add_image("samples", grid, step, dataformats="HW" if grid.ndim == 2 else "HWC")
+
+    def on_end(self, trainer, status: str) -> None:
+        self.writer.close()
+
+
+class SampleWriter(Callback):
+    """Fixed-noise samples every ``every`` steps and at the end: a PNG grid for images, a
+    scatter plot over the true modes for 2-D toy data. The noise is the same all run long
+    (drawn from its own seeded generator), so the pictures show learning over time."""
+
+    def __init__(self, out_dir: str | Path, every: int, n: int, info, seed: int, tensorboard=None):
+        self.out_dir = Path(out_dir)
+        self.every = every
+        self.n = n
+        self.info = info
+        self.seed = seed
+        self.tensorboard = tensorboard
+        self.z = None
+        self.last_written = -1
+
+    def on_start(self, trainer) -> None:
+        gen = torch.Generator(device=trainer.device)
+        gen.manual_seed(self.seed + 12345)
+        self.z = trainer.latent(self.n, generator=gen)
+        if trainer.step == 0:
+            self.write(trainer)
+
+    def on_step(self, trainer) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.write(trainer)
+
+    def on_end(self, trainer, status: str) -> None:
+        if status != "diverged" and self.last_written != trainer.step:
+            self.write(trainer)
+
+    @torch.no_grad()
+    def write(self, trainer) -> Path:
+        G = trainer.G
+        was_training = G.training
+        G.eval()
+        x = G(self.z)
+        G.train(was_training)
+        path = self.out_dir / f"step_{trainer.step:06d}.png"
+        if self.info.kind == "points":
+            save_scatter(x.cpu().numpy(), path, centers=self.info.centers, title=f"step {trainer.step}")
+        else:
+            images = to_uint8(x)
+            save_grid(images, path)
+            if self.tensorboard is not None:
+                self.tensorboard.add_images(trainer.step, images)
+        self.last_written = trainer.step
+        return path
+
+
+class Checkpointer(Callback):
+    """``checkpoints/last.pt`` every ``every`` steps and at the end (also on Ctrl-C / SIGTERM),
+    never after a divergence; optionally ``step_N.pt`` every ``keep_every`` steps."""
+
+    def __init__(self, ckpt_dir: str | Path, every: int, keep_every: int = 0):
+        self.dir = Path(ckpt_dir)
+        self.every = every
+        self.keep_every = keep_every
+        self.last_saved = -1
+
+    def save(self, trainer) -> Path:
+        trainer.check_finite()
+        state = trainer.state_dict()
+        path = save_checkpoint(state, self.dir / "last.pt")
+        if self.keep_every and trainer.step % self.keep_every == 0:
+            save_checkpoint(state, self.dir / f"step_{trainer.step}.pt", keep_previous=False)
+        self.last_saved = trainer.step
+        return path
+
+    def on_step(self, trainer) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_end(self, trainer, status: str) -> None:
+        if status != "diverged" and self.last_saved != trainer.step:
+            self.save(trainer)

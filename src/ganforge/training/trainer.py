@@ -1,0 +1,230 @@
+"""The one training loop.
+
+The trainer knows models, optimizers, an objective and a batch source with ``next()``; it
+knows nothing about MNIST, PNG files or run directories. It emits events to callbacks:
+``on_start``, ``on_log(record)`` every ``log.every`` steps, ``on_step`` after each generator
+step, ``on_end(status)``. A "step" is one generator update (after ``train.d_steps``
+discriminator updates).
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..config import Config, to_dict
+from ..errors import GanforgeError
+from .rng import rng_state, set_rng_state
+
+
+class TrainingDiverged(GanforgeError):
+    """A loss or a parameter became NaN/inf; nothing after the last good checkpoint is saved."""
+
+
+@dataclass
+class Experiment:
+    """Everything ``build_experiment`` made from a config."""
+
+    cfg: Config
+    data: object
+    G: nn.Module
+    D: nn.Module
+    objective: object
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    device: torch.device
+
+
+def sample_latent(n: int, dim: int, dist: str, device, generator: torch.Generator | None = None) -> torch.Tensor:
+    if dist == "uniform":
+        return torch.rand(n, dim, generator=generator, device=device).mul_(2.0).sub_(1.0)
+    return torch.randn(n, dim, generator=generator, device=device)
+
+
+class Trainer:
+    def __init__(self, exp: Experiment, callbacks=()):
+        self.exp = exp
+        self.cfg = exp.cfg
+        self.G, self.D, self.data = exp.G, exp.D, exp.data
+        self.objective = exp.objective
+        self.opt_g, self.opt_d = exp.opt_g, exp.opt_d
+        self.device = exp.device
+        self.callbacks = list(callbacks)
+        tc = self.cfg.train
+        if tc.steps > 0:
+            self.total_steps = tc.steps
+        else:
+            self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
+        self.step = 0
+        self.latent_gen = torch.Generator(device=self.device)
+        self.latent_gen.manual_seed(self.cfg.seed + 1)
+        self.stop_reason = ""
+        # running sums since the last log line: [d_loss, D(x), D(G(z))] and [g_loss]
+        self._acc_d = torch.zeros(3, device=self.device)
+        self._acc_g = torch.zeros(1, device=self.device)
+        self._n_d = 0
+        self._n_g = 0
+        self._clock = time.perf_counter()
+        self._images = 0
+
+    # ------------------------------------------------------------------ the step
+    def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        m = self.cfg.model
+        return sample_latent(n, m.latent_dim, m.latent_dist, self.device, generator or self.latent_gen)
+
+    def train_step(self) -> None:
+        cfg = self.cfg
+        batch = cfg.data.batch_size
+        obj = self.objective
+        fake = None
+        for i in range(cfg.train.d_steps):
+            real, _ = self.data.next()
+            z = self.latent(batch)
+            last = i == cfg.train.d_steps - 1
+            with torch.set_grad_enabled(last):  # the last fake batch is reused by the G step
+                fake = self.G(z)
+            real_logits = self.D(real)
+            fake_logits = self.D(fake.detach())
+            d_loss = obj.d_loss(real_logits, fake_logits)
+            self.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            self.opt_d.step()
+            with torch.no_grad():
+                self._acc_d += torch.stack([d_loss.detach(), torch.sigmoid(real_logits).mean(),
+                                            torch.sigmoid(fake_logits).mean()])
+            self._n_d += 1
+        self._images += batch * cfg.train.d_steps
+
+        self.D.requires_grad_(False)  # G step: gradients flow through D to G only
+        g_loss = obj.g_loss(self.D(fake))
+        self.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        self._acc_g += g_loss.detach()
+        self._n_g += 1
+
+    # ------------------------------------------------------------------ logging
+    def flush_stats(self) -> dict:
+        """Average the statistics since the last call into one record (syncs the device)."""
+        d = (self._acc_d / max(self._n_d, 1)).tolist()
+        g = (self._acc_g / max(self._n_g, 1)).tolist()
+        now = time.perf_counter()
+        rate = self._images / max(now - self._clock, 1e-9)
+        record = {
+            "step": self.step,
+            "epoch": round(self.data.progress, 4),
+            "d_loss": d[0],
+            "g_loss": g[0],
+            "d_real": d[1],
+            "d_fake": d[2],
+            "img_per_s": round(rate, 1),
+        }
+        self._acc_d.zero_()
+        self._acc_g.zero_()
+        self._n_d = self._n_g = 0
+        self._clock, self._images = now, 0
+        return record
+
+    def check_finite(self, record: dict | None = None) -> None:
+        """Raise :class:`TrainingDiverged` when a logged loss or any parameter is NaN/inf."""
+        if record is not None:
+            bad = {k: record[k] for k in ("d_loss", "g_loss") if not math.isfinite(record[k])}
+            if bad:
+                detail = ", ".join(f"{k}={v}" for k, v in bad.items())
+                raise TrainingDiverged(f"training diverged at step {self.step} ({detail})")
+        for name, model in (("generator", self.G), ("discriminator", self.D)):
+            for p in model.parameters():
+                if not torch.isfinite(p).all():
+                    raise TrainingDiverged(f"training diverged at step {self.step} (NaN/inf in the {name}'s weights)")
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> dict:
+        return {
+            "step": self.step,
+            "g": self.G.state_dict(),
+            "d": self.D.state_dict(),
+            "opt_g": self.opt_g.state_dict(),
+            "opt_d": self.opt_d.state_dict(),
+            "data": self.data.state_dict(),
+            "rng": rng_state(),
+            "latent_gen": self.latent_gen.get_state(),
+            "acc": {"d": self._acc_d.cpu(), "g": self._acc_g.cpu(), "n_d": self._n_d, "n_g": self._n_g},
+            "config": to_dict(self.cfg),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        try:
+            self.G.load_state_dict(state["g"])
+            self.D.load_state_dict(state["d"])
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            first = str(exc).strip().splitlines()[0][:160]
+            raise GanforgeError(f"checkpoint does not match the models of this config ({first}); "
+                                "resume with the run's own config") from None
+        self.step = int(state["step"])
+        self.data.load_state_dict(state["data"])
+        set_rng_state(state["rng"])
+        self.latent_gen.set_state(state["latent_gen"])
+        acc = state["acc"]
+        self._acc_d.copy_(acc["d"])
+        self._acc_g.copy_(acc["g"])
+        self._n_d, self._n_g = int(acc["n_d"]), int(acc["n_g"])
+
+    # ------------------------------------------------------------------ the loop
+    def _emit(self, event: str, *args) -> None:
+        for cb in self.callbacks:
+            getattr(cb, event)(self, *args)
+
+    def request_stop(self, reason: str) -> None:
+        self.stop_reason = reason
+
+    def _install_signals(self):
+        if threading.current_thread() is not threading.main_thread():
+            return {}
+
+        def handler(signum, frame):
+            if self.stop_reason:  # second Ctrl-C: stop right now
+                raise KeyboardInterrupt
+            self.request_stop(signal.Signals(signum).name)
+
+        old = {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            old[sig] = signal.signal(sig, handler)
+        return old
+
+    def run(self) -> str:
+        """Train until ``total_steps`` or a stop request. Returns "finished" or "interrupted"."""
+        old_handlers = self._install_signals()
+        every = self.cfg.log.every
+        status = "finished"
+        try:
+            self.G.train()
+            self.D.train()
+            self._clock = time.perf_counter()
+            self._emit("on_start")
+            while self.step < self.total_steps and not self.stop_reason:
+                self.train_step()
+                self.step += 1
+                if self.step % every == 0 or self.step == self.total_steps:
+                    record = self.flush_stats()
+                    self.check_finite(record)
+                    self._emit("on_log", record)
+                self._emit("on_step")
+            if self.stop_reason:
+                status = "interrupted"
+        except TrainingDiverged:
+            self._emit("on_end", "diverged")
+            raise
+        finally:
+            for sig, h in old_handlers.items():
+                signal.signal(sig, h)
+        self._emit("on_end", status)
+        return status
