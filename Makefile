@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/ganforge train configs/mlp_mnist.toml
+	$(BIN)/ganforge train configs/demo_mnist.toml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
