@@ -45,6 +45,23 @@ def _cmd_bench(args) -> int:
     return 0
 
 
+def _cmd_eval(args) -> int:
+    from .evaluation import format_result, run_eval
+
+    result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
+                      baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress)
+    print(format_result(result))
+    return 0
+
+
+def _cmd_train_classifier(args) -> int:
+    from .metrics.classifier import train_classifier
+
+    card = train_classifier(args.data, epochs=args.epochs, seed=args.seed, out_dir=args.out_dir)
+    print(f"test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -72,6 +89,26 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--warmup", type=int, default=30)
     b.add_argument("--repeats", type=int, default=3)
     b.set_defaults(func=_cmd_bench)
+
+    e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")
+    e.add_argument("source", nargs="?", help="run directory or samples .npz")
+    e.add_argument("--metrics", default=None,
+                   help="comma-separated: fid,kid,is,prdc,modes,accuracy (default: what fits the data set)")
+    e.add_argument("--n", type=int, default=10_000, help="samples to generate from a run (default 10000)")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--data", default=None, help="data set of an .npz that does not record it")
+    e.add_argument("--real-baseline", metavar="DATA", default=None,
+                   help="score 10k real training images against the test split instead")
+    e.add_argument("--json", default=None, help="also write the result to this file")
+    e.add_argument("--no-progress", action="store_true")
+    e.set_defaults(func=_cmd_eval)
+
+    c = sub.add_parser("train-classifier", help="train the shipped MNIST / Fashion-MNIST feature classifier")
+    c.add_argument("--data", choices=["mnist", "fashion_mnist"], required=True)
+    c.add_argument("--epochs", type=int, default=8)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--out-dir", default=None, help="default: the package's weights/ folder")
+    c.set_defaults(func=_cmd_train_classifier)
     return p
 
 

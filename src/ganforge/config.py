@@ -31,6 +31,7 @@ class DataConfig:
     split: str = "train"
     batch_size: int = 64
     download: bool = True
+    num_samples: int = 0  # stacked_mnist: images to build (0 = 60,000 train / 10,000 test)
     toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
     device: str = "auto"  # where the in-memory data lives: auto = the training device
 
@@ -93,6 +94,13 @@ class LogConfig:
 
 
 @dataclass
+class EvalConfig:
+    every: int = 0  # steps between evaluations during training (0 = never); keeps checkpoints/best.pt by FID
+    n: int = 2000  # samples per periodic evaluation
+    metrics: list[str] = field(default_factory=lambda: ["fid"])
+
+
+@dataclass
 class Config:
     name: str = "run"
     seed: int = 0
@@ -103,6 +111,7 @@ class Config:
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
 
 
 # ---------------------------------------------------------------------------- helpers

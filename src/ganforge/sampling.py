@@ -52,13 +52,13 @@ def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int 
     out.parent.mkdir(parents=True, exist_ok=True)
     if info.kind == "points":
         if out.suffix == ".npz":
-            np.savez_compressed(out, points=x.numpy().astype(np.float32))
+            np.savez_compressed(out, points=x.numpy().astype(np.float32), data=cfg.data.name)
         else:
             save_scatter(x.numpy(), out, centers=info.centers, title=f"{n} samples from {Path(run_dir).name}")
     else:
         images = to_uint8(x)
         if out.suffix == ".npz":
-            np.savez_compressed(out, images=images.numpy())
+            np.savez_compressed(out, images=images.numpy(), data=cfg.data.name)
         else:
             save_grid(images, out, nrow=nrow)
     return out

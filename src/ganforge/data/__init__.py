@@ -14,6 +14,7 @@ import torch
 from ..registry import Registry
 from .batches import DataInfo, InMemoryBatches, ToyBatches
 from .mnist import IDX_SETS, load_idx_set
+from .stacked import stacked_mnist
 from .toy import TOY_MIXTURES, mixture_centers, mixture_std
 
 
@@ -48,8 +49,20 @@ def _register_toy(name: str) -> None:
     DATASETS.register(name)(Dataset(info, build))
 
 
+def _register_stacked() -> None:
+    def info(dcfg) -> DataInfo:
+        return DataInfo(kind="image", shape=(3, 28, 28), num_classes=1000, name="stacked_mnist")
+
+    def build(dcfg, seed: int, device):
+        images, labels = stacked_mnist(dcfg.split, dcfg.num_samples, dcfg.root or None, dcfg.download)
+        return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
+
+    DATASETS.register("stacked_mnist")(Dataset(info, build))
+
+
 for _name in IDX_SETS:
     _register_idx(_name)
+_register_stacked()
 for _name in TOY_MIXTURES:
     _register_toy(_name)
 
@@ -64,4 +77,4 @@ def data_info(dcfg) -> DataInfo:
     return DATASETS.get(dcfg.name).info(dcfg)
 
 
-__all__ = ["DATASETS", "DataInfo", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set"]
+__all__ = ["DATASETS", "DataInfo", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]

@@ -26,6 +26,9 @@ class Callback:
     def on_step(self, trainer) -> None:
         pass
 
+    def on_eval(self, trainer, result: dict) -> None:
+        pass
+
     def on_end(self, trainer, status: str) -> None:
         pass
 
@@ -72,6 +75,9 @@ class JsonlLogger(Callback):
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
 
+    def on_eval(self, trainer, result: dict) -> None:
+        self.on_log(trainer, {"step": trainer.step, "epoch": round(trainer.data.progress, 4), "eval": result})
+
     def on_end(self, trainer, status: str) -> None:
         if self.file is not None:
             self.file.close()
@@ -96,6 +102,11 @@ class TensorBoardLogger(Callback):
     def on_log(self, trainer, record: dict) -> None:
         for key in ("d_loss", "g_loss", "d_real", "d_fake", "img_per_s"):
             self.writer.add_scalar(f"train/{key}", record[key], record["step"])
+
+    def on_eval(self, trainer, result: dict) -> None:
+        for key, value in result.items():
+            if isinstance(value, (int, float)) and key not in ("n", "seconds"):
+                self.writer.add_scalar(f"eval/{key}", value, trainer.step)
 
     def add_images(self, step: int, images_uint8: torch.Tensor) -> None:
         from ..viz import make_grid
@@ -157,15 +168,55 @@ class SampleWriter(Callback):
         return path
 
 
+class Evaluator(Callback):
+    """Metrics of ``n`` generated samples every ``every`` steps (fixed seed, own RNG, so the
+    training run is unchanged); results go to every callback's ``on_eval``."""
+
+    def __init__(self, every: int, n: int, metrics: list[str], data_name: str, seed: int):
+        self.every, self.n, self.metrics, self.data_name, self.seed = every, n, list(metrics), data_name, seed
+
+    def on_step(self, trainer) -> None:
+        if self.every and trainer.step % self.every == 0:
+            self.evaluate(trainer)
+
+    @torch.no_grad()
+    def evaluate(self, trainer) -> dict:
+        from ..metrics.evaluate import TOY_SETS, evaluate_samples
+
+        gen = torch.Generator(device=trainer.device)
+        gen.manual_seed(self.seed + 777)
+        G = trainer.G
+        was_training = G.training
+        G.eval()
+        x = torch.cat([G(trainer.latent(min(500, self.n - i), generator=gen)).cpu() for i in range(0, self.n, 500)])
+        G.train(was_training)
+        samples = {"points": x.numpy()} if self.data_name in TOY_SETS else {"images": to_uint8(x).numpy()}
+        result = evaluate_samples(samples, self.data_name, self.metrics)
+        for cb in trainer.callbacks:
+            cb.on_eval(trainer, result)
+        return result
+
+
 class Checkpointer(Callback):
     """``checkpoints/last.pt`` every ``every`` steps and at the end (also on Ctrl-C / SIGTERM),
-    never after a divergence; optionally ``step_N.pt`` every ``keep_every`` steps."""
+    never after a divergence; optionally ``step_N.pt`` every ``keep_every`` steps; ``best.pt``
+    (+ ``best.json``) whenever a periodic evaluation gives the lowest FID so far."""
 
     def __init__(self, ckpt_dir: str | Path, every: int, keep_every: int = 0):
         self.dir = Path(ckpt_dir)
         self.every = every
         self.keep_every = keep_every
         self.last_saved = -1
+        best = self.dir / "best.json"
+        self.best_fid = json.loads(best.read_text())["fid"] if best.is_file() else float("inf")
+
+    def on_eval(self, trainer, result: dict) -> None:
+        fid = result.get("fid")
+        if fid is not None and fid < self.best_fid:
+            trainer.check_finite()
+            save_checkpoint(trainer.state_dict(), self.dir / "best.pt", keep_previous=False)
+            (self.dir / "best.json").write_text(json.dumps({"step": trainer.step, "fid": fid}) + "\n")
+            self.best_fid = fid
 
     def save(self, trainer) -> Path:
         trainer.check_finite()

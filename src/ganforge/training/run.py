@@ -18,7 +18,7 @@ from .. import __version__
 from ..build import build_experiment
 from ..config import Config, config_from_dict, to_dict, to_toml, validate
 from ..errors import GanforgeError
-from .callbacks import Checkpointer, JsonlLogger, ProgressBar, SampleWriter, TensorBoardLogger
+from .callbacks import Checkpointer, Evaluator, JsonlLogger, ProgressBar, SampleWriter, TensorBoardLogger
 from .checkpoint import load_checkpoint
 from .trainer import Trainer, TrainingDiverged
 
@@ -54,6 +54,8 @@ def make_callbacks(cfg: Config, run_dir: Path, info, progress: bool | None = Non
         tb = TensorBoardLogger(run_dir / "tensorboard")
         callbacks.append(tb)
     callbacks.append(SampleWriter(run_dir / "samples", cfg.log.sample_every, cfg.log.n_samples, info, cfg.seed, tb))
+    if cfg.eval.every:
+        callbacks.append(Evaluator(cfg.eval.every, cfg.eval.n, cfg.eval.metrics, cfg.data.name, cfg.seed))
     callbacks.append(Checkpointer(run_dir / "checkpoints", cfg.log.checkpoint_every, cfg.log.keep_every))
     return callbacks
 

@@ -1,0 +1,119 @@
+"""Train the presets and write the results table (docs/results.md), every number measured here.
+
+    GANFORGE_DATA=../shared/data .venv/bin/python benchmarks/results.py [--presets a,b] [--skip-train]
+
+For each preset: train it (unless runs/results/<preset> already finished), then `ganforge eval`
+(10,000 samples; toy data: 2,500 points as in PacGAN). The real-data baselines (10k training
+images vs the test split) are measured the same way. Results are also kept as JSON in
+docs/results.json, so that a partial re-run updates only its rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "ring8", "grid25"]
+PUBLISHED = {  # PacGAN (Lin et al. 2018) table 1, GAN without packing / PacGAN2
+    "ring8": "PacGAN table 1: GAN 6.3 modes, 98.2% HQ, rev-KL 0.45; PacGAN2 7.9, 95.6%, 0.07",
+    "grid25": "PacGAN table 1: GAN 17.3 modes, 94.8% HQ, rev-KL 0.70; PacGAN2 23.8, 91.3%, 0.13",
+}
+
+
+def train_preset(name: str, skip: bool) -> tuple[Path, float | None]:
+    from ganforge.config import load_config
+    from ganforge.training.run import train
+
+    run_dir = ROOT / "runs" / "results" / name
+    if (run_dir / "checkpoints" / "last.pt").exists():
+        return run_dir, json.loads((run_dir / "train_seconds.json").read_text())["seconds"] if (
+            run_dir / "train_seconds.json").exists() else None
+    if skip:
+        raise SystemExit(f"{run_dir} missing and --skip-train given")
+    cfg = load_config(ROOT / "configs" / f"{name}.toml", ["log.progress=false"])
+    start = time.time()
+    train(cfg, run_dir=run_dir)
+    seconds = time.time() - start
+    (run_dir / "train_seconds.json").write_text(json.dumps({"seconds": seconds}))
+    return run_dir, seconds
+
+
+def main() -> None:
+    from ganforge.config import load_config
+    from ganforge.evaluation import run_eval
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--presets", default=",".join(PRESETS))
+    p.add_argument("--baselines", default="mnist,fashion_mnist,stacked_mnist")
+    p.add_argument("--skip-train", action="store_true")
+    args = p.parse_args()
+    store = ROOT / "docs" / "results.json"
+    results = json.loads(store.read_text()) if store.exists() else {"presets": {}, "baselines": {}}
+    for data in filter(None, args.baselines.split(",")):
+        metrics = "fid,kid,prdc,modes" if data == "stacked_mnist" else "fid,kid,is,prdc"
+        n = 26_000 if data == "stacked_mnist" else 10_000
+        results["baselines"][data] = run_eval(None, metrics, n=n, baseline=data, progress=False)
+        print(data, results["baselines"][data], flush=True)
+    for name in filter(None, args.presets.split(",")):
+        run_dir, seconds = train_preset(name, args.skip_train)
+        cfg = load_config(run_dir / "config.toml")
+        toy = cfg.data.name in ("ring8", "grid25")
+        r = run_eval(str(run_dir), None, n=2500 if toy else 10_000, progress=False)
+        images = r["step"] * cfg.data.batch_size * cfg.train.d_steps
+        results["presets"][name] = {"data": cfg.data.name, "loss": cfg.loss.name, "train_images": images,
+                                    "train_seconds": seconds, "eval": r, "published": PUBLISHED.get(name, "")}
+        print(name, results["presets"][name], flush=True)
+        store.parent.mkdir(exist_ok=True)
+        store.write_text(json.dumps(results, indent=2) + "\n")
+    store.write_text(json.dumps(results, indent=2) + "\n")
+    (ROOT / "docs" / "results.md").write_text(render(results))
+    print(f"wrote {store} and docs/results.md")
+
+
+def _f(v, fmt=".2f"):
+    return "" if v is None else format(v, fmt)
+
+
+def render(results: dict) -> str:
+    out = ["# Results", "",
+           "Measured on a 2-core CPU (torch 2.13.0 CPU build) by `benchmarks/results.py`. Image metrics use the",
+           "shipped classifier of the data set (128-d features; FID/KID/PRDC against the 10,000-image test split;",
+           "IS from its softmax); toy metrics follow PacGAN's table 1 (2,500 samples, high quality = within",
+           "3 std of the nearest mode). KID is x1000.", "",
+           "## Real data (10,000 training images vs the test split)", "",
+           "| data | FID | KID | IS | precision | recall | density | coverage | modes | KL |",
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for data, r in results["baselines"].items():
+        out.append(f"| {data} | {_f(r.get('fid'))} | {_f(r.get('kid_mean', 0) * 1000)} | {_f(r.get('is_mean'))} | "
+                   f"{_f(r.get('precision'), '.3f')} | {_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | "
+                   f"{_f(r.get('coverage'), '.3f')} | {r.get('modes', '')} | {_f(r.get('kl'), '.3f')} |")
+    out += ["", "## Presets", "",
+            "| preset | data | loss | images seen | train time | FID | KID | IS | precision | recall | density | coverage |",
+            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    toy = []
+    for name, p in results["presets"].items():
+        r = p["eval"]
+        if "fid" not in r:
+            toy.append((name, p))
+            continue
+        t = f"{p['train_seconds'] / 60:.1f} min" if p.get("train_seconds") else ""
+        out.append(f"| `{name}` | {p['data']} | {p['loss']} | {p['train_images']:,} | {t} | {_f(r['fid'])} | "
+                   f"{_f(r.get('kid_mean', 0) * 1000)} | {_f(r.get('is_mean'))} | {_f(r.get('precision'), '.3f')} | "
+                   f"{_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | {_f(r.get('coverage'), '.3f')} |")
+    if toy:
+        out += ["", "## Toy mixtures (mode coverage)", "",
+                "| preset | images seen | train time | modes | high quality | reverse KL | published |",
+                "|---|---:|---:|---:|---:|---:|---|"]
+        for name, p in toy:
+            r = p["eval"]
+            t = f"{p['train_seconds']:.0f} s" if p.get("train_seconds") else ""
+            out.append(f"| `{name}` | {p['train_images']:,} | {t} | {r['modes']}/{r['num_modes']} | "
+                       f"{100 * r['high_quality']:.1f}% | {_f(r['reverse_kl'], '.3f')} | {p['published']} |")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

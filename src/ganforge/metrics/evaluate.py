@@ -1,0 +1,185 @@
+"""Evaluation of samples against a data set's reference split: the engine behind ``ganforge eval``.
+
+Images are compared with the data set's **test split** (10,000 images for MNIST-like data), in
+the feature space of that data set's extractor; the real-data baseline (10,000 training images
+vs the same test split) is therefore directly comparable. Reference features are computed once
+and cached under ``$GANFORGE_CACHE`` (default ``~/.cache/ganforge/stats``), keyed by data set,
+split, size and the extractor's sha256.
+
+Metric names: ``fid``, ``kid``, ``is``, ``prdc``, ``modes``, ``accuracy``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import GanforgeError
+from .fid import fid_from_features
+from .inception_score import inception_score
+from .kid import kernel_inception_distance
+from .modes import stacked_mode_stats, toy_mode_stats
+from .prdc import prdc
+
+ALL_METRICS = ("fid", "kid", "is", "prdc", "modes", "accuracy")
+IMAGE_SETS = ("mnist", "fashion_mnist", "stacked_mnist")
+TOY_SETS = ("ring8", "grid25")
+DEFAULT_METRICS = {
+    "mnist": ("fid", "kid", "is", "prdc"),
+    "fashion_mnist": ("fid", "kid", "is", "prdc"),
+    "stacked_mnist": ("fid", "kid", "prdc", "modes"),
+    "ring8": ("modes",),
+    "grid25": ("modes",),
+}
+
+
+def cache_dir() -> Path:
+    env = os.environ.get("GANFORGE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "ganforge" / "stats"
+
+
+def parse_metrics(text: str | None, data: str) -> list[str]:
+    if not text:
+        return list(DEFAULT_METRICS.get(data, ("fid", "kid", "prdc")))
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    for m in names:
+        if m not in ALL_METRICS:
+            import difflib
+
+            close = difflib.get_close_matches(m, ALL_METRICS, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            raise GanforgeError(f"unknown metric '{m}'{hint}; choose from {', '.join(ALL_METRICS)}")
+    return names
+
+
+class ImageProfile:
+    """How to featurise one image data set: extractor, and per-channel handling for Stacked MNIST."""
+
+    def __init__(self, data: str, device="cpu", progress: bool = False):
+        from .features import load_classifier
+
+        if data not in IMAGE_SETS:
+            raise GanforgeError(f"no image evaluation for data set '{data}'; use one of {', '.join(IMAGE_SETS)}")
+        self.data = data
+        self.extractor = load_classifier("fashion_mnist" if data == "fashion_mnist" else "mnist", device)
+        self.progress = progress
+
+    @property
+    def key(self) -> str:
+        return f"{self.extractor.name}-{self.extractor.sha256[:16]}"
+
+    def __call__(self, images) -> dict:
+        """{'features', 'probs' (None for stacked), 'digits' (stacked only: N x 3)}."""
+        images = torch.as_tensor(np.asarray(images))
+        if self.data == "stacked_mnist":
+            if images.shape[1:] != (3, 28, 28):
+                raise GanforgeError(f"stacked_mnist samples must be N x 3 x 28 x 28, got {tuple(images.shape)}")
+            feats, digits = [], []
+            for c in range(3):
+                f, p = self.extractor(images[:, c:c + 1].contiguous(), progress=self.progress)
+                feats.append(f)
+                digits.append(p.argmax(1))
+            return {"features": np.concatenate(feats, 1), "probs": None, "digits": np.stack(digits, 1)}
+        feats, probs = self.extractor(images, progress=self.progress)
+        return {"features": feats, "probs": probs, "digits": None}
+
+
+def load_reference_images(data: str, split: str = "test", root=None) -> torch.Tensor:
+    from ..data import load_idx_set, stacked_mnist
+
+    if data == "stacked_mnist":
+        return stacked_mnist(split, 0, root)[0]
+    return load_idx_set(data, split, root)[0]
+
+
+def reference_features(profile: ImageProfile, split: str = "test", root=None) -> np.ndarray:
+    """Features of the reference split, cached by (data set, split, extractor sha256)."""
+    path = cache_dir() / f"{profile.data}_{split}_{profile.key}.npz"
+    if path.is_file():
+        try:
+            return np.load(path)["features"]
+        except (OSError, ValueError, KeyError, EOFError):
+            pass  # a damaged cache file is recomputed
+    feats = profile(load_reference_images(profile.data, split, root))["features"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, features=feats.astype(np.float32))
+    os.replace(tmp, path)
+    return feats.astype(np.float32).astype(np.float64)
+
+
+def class_accuracy(probs: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
+    pred = np.asarray(probs).argmax(1)
+    labels = np.asarray(labels)
+    per_class = [float((pred[labels == c] == c).mean()) if (labels == c).any() else float("nan")
+                 for c in range(num_classes)]
+    return {"accuracy": float((pred == labels).mean()), "accuracy_per_class": per_class}
+
+
+def evaluate_images(images, data: str, metrics: list[str], labels=None, root=None, device="cpu",
+                    progress: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
+    """Metrics of uint8 images (N x C x 28 x 28) against ``data``'s test split."""
+    profile = ImageProfile(data, device, progress)
+    fake = profile(images)
+    out: dict = {}
+    needs_real = {"fid", "kid", "prdc"} & set(metrics)
+    real = reference_features(profile, "test", root) if needs_real else None
+    if "fid" in metrics:
+        out["fid"] = fid_from_features(real, fake["features"])
+    if "kid" in metrics:
+        mean, std = kernel_inception_distance(real, fake["features"], num_subsets=kid_subsets,
+                                              subset_size=kid_subset_size)
+        out["kid_mean"], out["kid_std"] = mean, std
+    if "prdc" in metrics:
+        out.update(prdc(real, fake["features"], k_pr=3, k_dc=5))
+    if "is" in metrics:
+        if fake["probs"] is None:
+            raise GanforgeError(f"the inception score is not defined for {data}; drop 'is' from --metrics")
+        out["is_mean"], out["is_std"] = inception_score(fake["probs"], splits=10)
+    if "modes" in metrics:
+        if fake["digits"] is None:
+            raise GanforgeError(f"mode counts need stacked_mnist or a toy mixture, not {data}; drop 'modes'")
+        stats = stacked_mode_stats(fake["digits"])
+        out["modes"], out["kl"] = stats["modes"], stats["kl"]
+    if "accuracy" in metrics:
+        if labels is None:
+            raise GanforgeError("class accuracy needs labelled samples (a conditional run, or an .npz with 'labels')")
+        if fake["probs"] is None:
+            raise GanforgeError(f"class accuracy is not available for {data}")
+        out.update(class_accuracy(fake["probs"], labels))
+    return out
+
+
+def evaluate_points(points, data: str, metrics: list[str]) -> dict:
+    """Mode coverage of 2-D samples of a toy mixture (PacGAN's table 1 statistics)."""
+    from ..data.toy import mixture_centers, mixture_std
+
+    unsupported = [m for m in metrics if m != "modes"]
+    if unsupported:
+        raise GanforgeError(f"toy data ({data}) supports only the 'modes' metric, not {', '.join(unsupported)}")
+    stats = toy_mode_stats(np.asarray(points), mixture_centers(data).numpy(), mixture_std(data))
+    return {"modes": stats["modes"], "num_modes": len(mixture_centers(data)),
+            "high_quality": stats["high_quality"], "reverse_kl": stats["reverse_kl"]}
+
+
+def evaluate_samples(samples: dict, data: str, metrics: list[str], **kw) -> dict:
+    """``samples`` holds 'images' (uint8) or 'points', optionally 'labels'."""
+    start = time.perf_counter()
+    if data in TOY_SETS:
+        if "points" not in samples:
+            raise GanforgeError(f"{data} samples must be 2-D points (key 'points')")
+        out = evaluate_points(samples["points"], data, metrics)
+        n = len(samples["points"])
+    else:
+        if "images" not in samples:
+            raise GanforgeError(f"{data} samples must be images (key 'images', N x C x H x W uint8)")
+        out = evaluate_images(samples["images"], data, metrics, samples.get("labels"), **kw)
+        n = len(samples["images"])
+    return {"data": data, "n": n, **out, "seconds": round(time.perf_counter() - start, 2)}

@@ -1,0 +1,50 @@
+"""Metrics on the real MNIST / Fashion-MNIST / Stacked MNIST data (needs GANFORGE_DATA)."""
+
+import json
+
+import numpy as np
+import pytest
+
+from ganforge.metrics.classifier import WEIGHTS_DIR, accuracy
+from ganforge.metrics.features import file_sha256, load_classifier
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "stats"))
+
+
+@pytest.mark.parametrize("data,goal", [("mnist", 0.993), ("fashion_mnist", 0.91)])
+def test_shipped_classifier_accuracy_and_sha256(real_data_root, data, goal):
+    from ganforge.data import load_idx_set
+
+    card = json.loads((WEIGHTS_DIR / f"{data}_classifier.json").read_text())
+    weights = WEIGHTS_DIR / f"{data}_classifier.pt"
+    assert file_sha256(weights) == card["sha256"] and weights.stat().st_size < 1_000_000
+    images, labels = load_idx_set(data, "test", real_data_root)
+    acc = accuracy(load_classifier(data).net, images, labels)
+    assert acc >= goal and acc == pytest.approx(card["test_accuracy"], abs=1e-4)
+
+
+def test_real_stacked_mnist_covers_1000_modes(real_data_root):
+    from ganforge.data import stacked_mnist
+    from ganforge.metrics.evaluate import evaluate_samples
+
+    images, labels = stacked_mnist("train", 26_000, real_data_root)
+    assert images.shape == (26_000, 3, 28, 28) and len(labels.unique()) > 990
+    r = evaluate_samples({"images": images.numpy()}, "stacked_mnist", ["modes"])
+    assert r["modes"] >= 995 and r["kl"] < 0.05
+    collapsed = np.repeat(images[:1].numpy(), 2000, axis=0)
+    r = evaluate_samples({"images": collapsed}, "stacked_mnist", ["modes"])
+    assert r["modes"] == 1 and r["kl"] == pytest.approx(np.log(1000))
+
+
+def test_real_baselines_are_small(real_data_root):
+    from ganforge.evaluation import real_baseline
+    from ganforge.metrics.evaluate import evaluate_samples
+
+    for data in ("mnist", "fashion_mnist"):
+        real = evaluate_samples(real_baseline(data, 2000, root=real_data_root), data, ["fid", "is"])
+        noise = np.random.default_rng(0).integers(0, 256, (2000, 1, 28, 28), dtype=np.uint8)
+        bad = evaluate_samples({"images": noise}, data, ["fid", "is"])
+        assert real["fid"] < 5 < bad["fid"] and real["is_mean"] > 8 and bad["is_mean"] < real["is_mean"]
