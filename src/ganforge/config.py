@@ -32,6 +32,9 @@ class DataConfig:
     batch_size: int = 64
     download: bool = True
     num_samples: int = 0  # stacked_mnist: images to build (0 = 60,000 train / 10,000 test)
+    path: str = ""  # folder: directory of images (searched recursively)
+    size: int = 64  # folder: images are centre-cropped and resized to size x size
+    val_fraction: float = 0.0  # folder: fraction held out as the "val" split (fixed by a seed)
     toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
     device: str = "auto"  # where the in-memory data lives: auto = the training device
 
