@@ -16,11 +16,14 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "ring8", "grid25"]
-PUBLISHED = {  # PacGAN (Lin et al. 2018) table 1, GAN without packing / PacGAN2
+PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist",
+           "dcgan_fashion", "dcgan_stacked_mnist", "ring8", "grid25"]
+PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers as VEEGAN reports them)
     "ring8": "PacGAN table 1: GAN 6.3 modes, 98.2% HQ, rev-KL 0.45; PacGAN2 7.9, 95.6%, 0.07",
     "grid25": "PacGAN table 1: GAN 17.3 modes, 94.8% HQ, rev-KL 0.70; PacGAN2 23.8, 91.3%, 0.13",
+    "dcgan_stacked_mnist": "VEEGAN / PacGAN: DCGAN 99 modes, KL 3.40; PacDCGAN2 1000 modes, KL 0.06",
 }
+CURVES = ["classic_mnist", "mlp_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist"]
 
 
 def train_preset(name: str, skip: bool) -> tuple[Path, float | None]:
@@ -54,23 +57,50 @@ def main() -> None:
     results = json.loads(store.read_text()) if store.exists() else {"presets": {}, "baselines": {}}
     for data in filter(None, args.baselines.split(",")):
         metrics = "fid,kid,prdc,modes" if data == "stacked_mnist" else "fid,kid,is,prdc"
-        n = 26_000 if data == "stacked_mnist" else 10_000
-        results["baselines"][data] = run_eval(None, metrics, n=n, baseline=data, progress=False)
+        results["baselines"][data] = run_eval(None, metrics, baseline=data, progress=False)
         print(data, results["baselines"][data], flush=True)
     for name in filter(None, args.presets.split(",")):
         run_dir, seconds = train_preset(name, args.skip_train)
         cfg = load_config(run_dir / "config.toml")
-        toy = cfg.data.name in ("ring8", "grid25")
-        r = run_eval(str(run_dir), None, n=2500 if toy else 10_000, progress=False)
+        r = run_eval(str(run_dir), None, progress=False)  # n: 2,500 toy, 26,000 stacked, else 10,000
         images = r["step"] * cfg.data.batch_size * cfg.train.d_steps
-        results["presets"][name] = {"data": cfg.data.name, "loss": cfg.loss.name, "train_images": images,
+        results["presets"][name] = {"data": cfg.data.name, "loss": cfg.loss.name, "arch": cfg.model.g.arch,
+                                    "regularizers": regularizers(cfg), "train_images": images,
                                     "train_seconds": seconds, "eval": r, "published": PUBLISHED.get(name, "")}
         print(name, results["presets"][name], flush=True)
         store.parent.mkdir(exist_ok=True)
         store.write_text(json.dumps(results, indent=2) + "\n")
     store.write_text(json.dumps(results, indent=2) + "\n")
+    from ganforge.viz import plot_eval_curves
+
+    runs = {n: ROOT / "runs" / "results" / n for n in CURVES if (ROOT / "runs" / "results" / n).is_dir()}
+    plot_eval_curves(runs, ROOT / "docs" / "images" / "fid_curves.png",
+                     title="MNIST FID (2,000 samples) during training")
     (ROOT / "docs" / "results.md").write_text(render(results))
     print(f"wrote {store} and docs/results.md")
+
+
+def regularizers(cfg) -> str:
+    parts = []
+    if cfg.loss.gp_weight:
+        parts.append(f"GP {cfg.loss.gp_weight:g}")
+    if cfg.loss.r1_gamma:
+        parts.append(f"R1 {cfg.loss.r1_gamma:g}")
+    if cfg.model.d.spectral_norm:
+        parts.append("SN")
+    if cfg.model.d.pack > 1:
+        parts.append(f"pack {cfg.model.d.pack}")
+    if cfg.model.d.dropout:
+        parts.append(f"dropout {cfg.model.d.dropout:g}")
+    if cfg.loss.real_label < 1:
+        parts.append(f"label {cfg.loss.real_label:g}")
+    if cfg.train.ema_kimg:
+        parts.append(f"EMA {cfg.train.ema_kimg:g}k")
+    if cfg.train.d_steps > 1:
+        parts.append(f"{cfg.train.d_steps} D steps")
+    if cfg.optim.g_lr != cfg.optim.d_lr:
+        parts.append(f"TTUR {cfg.optim.g_lr:g}/{cfg.optim.d_lr:g}")
+    return ", ".join(parts) or "-"
 
 
 def _f(v, fmt=".2f"):
@@ -91,8 +121,8 @@ def render(results: dict) -> str:
                    f"{_f(r.get('precision'), '.3f')} | {_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | "
                    f"{_f(r.get('coverage'), '.3f')} | {r.get('modes', '')} | {_f(r.get('kl'), '.3f')} |")
     out += ["", "## Presets", "",
-            "| preset | data | loss | images seen | train time | FID | KID | IS | precision | recall | density | coverage |",
-            "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| preset | data | arch | loss | regularizers | images seen | train time | FID | KID | IS | precision | recall | density | coverage | modes | KL |",
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     toy = []
     for name, p in results["presets"].items():
         r = p["eval"]
@@ -100,9 +130,15 @@ def render(results: dict) -> str:
             toy.append((name, p))
             continue
         t = f"{p['train_seconds'] / 60:.1f} min" if p.get("train_seconds") else ""
-        out.append(f"| `{name}` | {p['data']} | {p['loss']} | {p['train_images']:,} | {t} | {_f(r['fid'])} | "
+        out.append(f"| `{name}` | {p['data']} | {p.get('arch', '')} | {p['loss']} | {p.get('regularizers', '')} | "
+                   f"{p['train_images']:,} | {t} | {_f(r['fid'])} | "
                    f"{_f(r.get('kid_mean', 0) * 1000)} | {_f(r.get('is_mean'))} | {_f(r.get('precision'), '.3f')} | "
-                   f"{_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | {_f(r.get('coverage'), '.3f')} |")
+                   f"{_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | {_f(r.get('coverage'), '.3f')} | "
+                   f"{r.get('modes', '')} | {_f(r.get('kl'))} |")
+    published = [f"- `{n}`: {p['published']}" for n, p in results["presets"].items() if p.get("published")
+                 and "fid" in p["eval"]]
+    if published:
+        out += ["", "Published numbers for comparison:", *published]
     if toy:
         out += ["", "## Toy mixtures (mode coverage)", "",
                 "| preset | images seen | train time | modes | high quality | reverse KL | published |",

@@ -23,7 +23,7 @@ def params(module) -> torch.Tensor:
 
 
 MNIST_LIKE = {"data": {"name": "mnist", "batch_size": 16},
-              "model": {"g": {"hidden": [32], "output": "tanh", "batch_norm": True},
+              "model": {"g": {"hidden": [32], "output": "tanh", "norm": "batch"},
                         "d": {"hidden": [32], "dropout": 0.3, "activation": "leaky_relu"}},
               "loss": {"real_label": 0.9}}
 

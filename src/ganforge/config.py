@@ -32,18 +32,23 @@ class DataConfig:
     batch_size: int = 64
     download: bool = True
     num_samples: int = 0  # stacked_mnist: images to build (0 = 60,000 train / 10,000 test)
+    path: str = ""  # folder: directory of images (searched recursively)
+    size: int = 64  # folder: images are centre-cropped and resized to size x size
+    val_fraction: float = 0.0  # folder: fraction held out as the "val" split (fixed by a seed)
     toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
     device: str = "auto"  # where the in-memory data lives: auto = the training device
 
 
 @dataclass
 class NetConfig:
-    arch: str = "mlp"
-    hidden: list[int] = field(default_factory=lambda: [128])
+    arch: str = "mlp"  # mlp | dcgan
+    hidden: list[int] = field(default_factory=lambda: [128])  # mlp: hidden layer widths
+    width: int = 64  # dcgan: channels of the widest-resolution layer (doubling as resolution halves)
     activation: str = "relu"  # relu | leaky_relu | tanh | elu
     negative_slope: float = 0.2  # for leaky_relu
     dropout: float = 0.0
-    batch_norm: bool = False
+    norm: str = "none"  # none | batch | layer (layer: e.g. a WGAN-GP critic, where batch norm is wrong)
+    spectral_norm: bool = False  # spectral normalization of every weight layer (Miyato et al. 2018)
     output: str = "none"  # G: tanh | sigmoid | none; D: always raw logits
     pack: int = 1  # D only: PacGAN packing (D judges `pack` samples at once)
 
@@ -52,14 +57,18 @@ class NetConfig:
 class ModelConfig:
     latent_dim: int = 100
     latent_dist: str = "normal"  # normal | uniform (in [-1, 1])
+    channels_last: bool = False  # dcgan: channels_last memory format (faster convolutions on some hardware)
     g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
     d: NetConfig = field(default_factory=NetConfig)
 
 
 @dataclass
 class LossConfig:
-    name: str = "non_saturating"  # minimax | non_saturating | max_likelihood
-    real_label: float = 1.0  # one-sided label smoothing: 0.9 in the classic tutorials
+    name: str = "non_saturating"  # minimax | non_saturating | max_likelihood | wasserstein | hinge | least_squares
+    real_label: float = 1.0  # one-sided label smoothing: 0.9 in the classic tutorials (BCE and least squares)
+    gp_weight: float = 0.0  # WGAN-GP gradient penalty lambda (10 in Gulrajani et al. 2017); 0 = off
+    r1_gamma: float = 0.0  # R1 penalty gamma on real data (Mescheder et al. 2018); 0 = off
+    r1_every: int = 1  # lazy R1: apply every k discriminator steps, scaled by k (StyleGAN2)
 
 
 @dataclass
@@ -70,13 +79,17 @@ class OptimConfig:
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     momentum: float = 0.0  # sgd only
     weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | linear (linear decay to 0 at the end of training)
+    decay_start: float = 0.0  # linear: fraction of training after which the decay starts
 
 
 @dataclass
 class TrainConfig:
     epochs: int = 1
-    steps: int = 0  # if > 0, number of generator steps (overrides epochs)
+    steps: int = 0  # if > 0, number of generator steps (overrides kimg and epochs)
+    kimg: float = 0.0  # if > 0, thousands of real images shown to D (overrides epochs)
     d_steps: int = 1  # discriminator steps per generator step
+    ema_kimg: float = 0.0  # generator EMA half-life in thousands of images (StyleGAN2-ADA: 10); 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
 
@@ -246,7 +259,10 @@ def to_toml(values: dict, header: str = "") -> str:
 
 
 _CHOICES = {
-    "loss.name": ("minimax", "non_saturating", "max_likelihood"),
+    "loss.name": ("minimax", "non_saturating", "max_likelihood", "wasserstein", "hinge", "least_squares"),
+    "optim.schedule": ("constant", "linear"),
+    "model.g.norm": ("none", "batch", "layer"),
+    "model.d.norm": ("none", "batch", "layer"),
     "optim.name": ("adam", "sgd"),
     "model.latent_dist": ("normal", "uniform"),
     "model.g.output": ("tanh", "sigmoid", "none"),
@@ -274,8 +290,14 @@ def validate(cfg: Config) -> None:
     for key in positive:
         if _get(cfg, key) < 1:
             raise GanforgeError(f"config key '{key}' must be >= 1, got {_get(cfg, key)}")
-    if cfg.train.epochs < 1 and cfg.train.steps < 1:
-        raise GanforgeError("set train.epochs >= 1 or train.steps >= 1")
+    if cfg.train.epochs < 1 and cfg.train.steps < 1 and cfg.train.kimg <= 0:
+        raise GanforgeError("set train.epochs >= 1, train.kimg > 0 or train.steps >= 1")
+    if cfg.loss.name in ("wasserstein", "hinge") and cfg.loss.real_label != 1.0:
+        raise GanforgeError(f"loss.real_label (label smoothing) does not apply to the {cfg.loss.name} loss; leave it at 1.0")
+    if cfg.loss.r1_every < 1:
+        raise GanforgeError("config key 'loss.r1_every' must be >= 1")
+    if not 0.0 <= cfg.optim.decay_start < 1.0:
+        raise GanforgeError("config key 'optim.decay_start' must be in [0, 1)")
     if not 0.0 < cfg.loss.real_label <= 1.0:
         raise GanforgeError(f"config key 'loss.real_label' must be in (0, 1], got {cfg.loss.real_label}")
     if len(cfg.optim.betas) != 2:

@@ -16,11 +16,12 @@ from .viz import save_grid, save_scatter, to_uint8
 
 
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"):
-    """(generator in eval mode, config) from a run directory or checkpoint file."""
+    """(generator in eval mode, config) from a run directory or checkpoint file; the EMA weights
+    of the generator when the run kept them."""
     cfg, state = load_run_config(run_dir)
     G = build_generator_only(cfg, device)
     try:
-        G.load_state_dict(state["g"])
+        G.load_state_dict(state["g_ema"] if state.get("g_ema") is not None else state["g"])
     except (RuntimeError, KeyError) as exc:
         raise GanforgeError(f"generator weights in {run_dir} do not match its config ({str(exc).splitlines()[0][:120]})") from None
     G.eval()

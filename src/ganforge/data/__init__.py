@@ -60,9 +60,23 @@ def _register_stacked() -> None:
     DATASETS.register("stacked_mnist")(Dataset(info, build))
 
 
+def _register_folder() -> None:
+    def info(dcfg) -> DataInfo:
+        return DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder")
+
+    def build(dcfg, seed: int, device):
+        from .folder import load_folder
+
+        images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction)
+        return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
+
+    DATASETS.register("folder")(Dataset(info, build))
+
+
 for _name in IDX_SETS:
     _register_idx(_name)
 _register_stacked()
+_register_folder()
 for _name in TOY_MIXTURES:
     _register_toy(_name)
 

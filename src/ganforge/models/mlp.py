@@ -8,26 +8,16 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-
-
-def activation(name: str, negative_slope: float = 0.2) -> nn.Module:
-    if name == "relu":
-        return nn.ReLU()
-    if name == "leaky_relu":
-        return nn.LeakyReLU(negative_slope)
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "elu":
-        return nn.ELU()
-    raise GanforgeError(f"unknown activation '{name}'; use relu, leaky_relu, tanh or elu")
+from .layers import activation, apply_spectral_norm, norm_layer
 
 
 def _hidden_layers(in_dim: int, net) -> tuple[list[nn.Module], int]:
     layers: list[nn.Module] = []
     for width in net.hidden:
         layers.append(nn.Linear(in_dim, width))
-        if net.batch_norm:
-            layers.append(nn.BatchNorm1d(width))
+        norm = norm_layer(net.norm, width, spatial=False)
+        if norm is not None:
+            layers.append(norm)
         layers.append(activation(net.activation, net.negative_slope))
         if net.dropout > 0:
             layers.append(nn.Dropout(net.dropout))
@@ -49,6 +39,8 @@ class MLPGenerator(nn.Module):
         elif net.output == "sigmoid":  # sigmoid rescaled to the data range [-1, 1]
             layers.append(_ScaledSigmoid())
         self.net = nn.Sequential(*layers)
+        if net.spectral_norm:
+            apply_spectral_norm(self.net)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.net(z).view(z.shape[0], *self.shape)
@@ -69,6 +61,8 @@ class MLPDiscriminator(nn.Module):
         layers, width = _hidden_layers(math.prod(self.shape) * self.pack, net)
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        if net.spectral_norm:
+            apply_spectral_norm(self.net)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1:] != self.shape:

@@ -12,6 +12,18 @@ and the generator costs differ (Goodfellow 2014; Goodfellow 2016, NIPS tutorial 
 - ``minimax``:        g_loss = E[log(1 - D(G(z)))]      = -E[softplus(l)]   (saturating)
 - ``non_saturating``: g_loss = -E[log D(G(z))]          =  E[softplus(-l)]
 - ``max_likelihood``: g_loss = -1/2 E[exp(sigma^-1(D))] = -1/2 E[exp(l)]
+
+Losses on raw critic scores (no sigmoid):
+
+- ``wasserstein`` (Arjovsky et al. 2017): d_loss = E[l(G(z))] - E[l(x)], g_loss = -E[l(G(z))]
+  (use with the gradient penalty ``loss.gp_weight=10``: WGAN-GP, Gulrajani et al. 2017)
+- ``hinge`` (Lim & Ye 2017; Miyato et al. 2018): d_loss = E[relu(1 - l(x))] + E[relu(1 + l(G(z)))],
+  g_loss = -E[l(G(z))]
+- ``least_squares`` (LSGAN, Mao et al. 2017, a=0, b=t, c=1): d_loss = 1/2 E[(l(x) - t)^2] +
+  1/2 E[l(G(z))^2], g_loss = 1/2 E[(l(G(z)) - 1)^2]
+
+``score(logits)`` is what the logs call D(x) and D(G(z)): the mean probability sigmoid(l) for the
+cross-entropy losses, the mean raw score for the others.
 """
 
 from __future__ import annotations
@@ -36,6 +48,14 @@ class Objective:
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(logits).mean()
+
+
+class RawScoreObjective(Objective):
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.mean()
 
 
 LOSSES: Registry = Registry("loss", "loss.name")
@@ -63,6 +83,39 @@ class MaxLikelihood(Objective):
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return -0.5 * torch.exp(fake_logits).mean()
+
+
+@LOSSES.register("wasserstein")
+class Wasserstein(RawScoreObjective):
+    name = "wasserstein"
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
+@LOSSES.register("hinge")
+class Hinge(RawScoreObjective):
+    name = "hinge"
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
+@LOSSES.register("least_squares")
+class LeastSquares(RawScoreObjective):
+    name = "least_squares"
+
+    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (real_logits - self.real_label).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
+
+    def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (fake_logits - 1.0).pow(2).mean()
 
 
 def build_objective(lcfg) -> Objective:

@@ -151,7 +151,7 @@ class SampleWriter(Callback):
 
     @torch.no_grad()
     def write(self, trainer) -> Path:
-        G = trainer.G
+        G = trainer.sampling_generator
         was_training = G.training
         G.eval()
         x = G(self.z)
@@ -185,7 +185,7 @@ class Evaluator(Callback):
 
         gen = torch.Generator(device=trainer.device)
         gen.manual_seed(self.seed + 777)
-        G = trainer.G
+        G = trainer.sampling_generator
         was_training = G.training
         G.eval()
         x = torch.cat([G(trainer.latent(min(500, self.n - i), generator=gen)).cpu() for i in range(0, self.n, 500)])

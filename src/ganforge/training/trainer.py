@@ -20,7 +20,10 @@ from torch import nn
 
 from ..config import Config, to_dict
 from ..errors import GanforgeError
+from ..objectives.penalties import Penalties
+from .ema import EMA
 from .rng import rng_state, set_rng_state
+from .schedules import make_schedulers
 
 
 class TrainingDiverged(GanforgeError):
@@ -57,16 +60,22 @@ class Trainer:
         self.device = exp.device
         self.callbacks = list(callbacks)
         tc = self.cfg.train
+        images_per_step = self.cfg.data.batch_size * tc.d_steps
         if tc.steps > 0:
             self.total_steps = tc.steps
+        elif tc.kimg > 0:
+            self.total_steps = max(1, math.ceil(tc.kimg * 1000 / images_per_step))
         else:
             self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
+        self.penalties = Penalties(self.cfg.loss)
+        self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
+        self.schedulers = make_schedulers(self.cfg.optim, self.total_steps, [self.opt_g, self.opt_d])
         self.step = 0
         self.latent_gen = torch.Generator(device=self.device)
         self.latent_gen.manual_seed(self.cfg.seed + 1)
         self.stop_reason = ""
-        # running sums since the last log line: [d_loss, D(x), D(G(z))] and [g_loss]
-        self._acc_d = torch.zeros(3, device=self.device)
+        # running sums since the last log line: [d_loss, D(x), D(G(z)), penalty] and [g_loss]
+        self._acc_d = torch.zeros(4, device=self.device)
         self._acc_g = torch.zeros(1, device=self.device)
         self._n_d = 0
         self._n_g = 0
@@ -78,13 +87,21 @@ class Trainer:
         m = self.cfg.model
         return sample_latent(n, m.latent_dim, m.latent_dist, self.device, generator or self.latent_gen)
 
+    @property
+    def sampling_generator(self) -> nn.Module:
+        """The generator to show and evaluate: the EMA copy when there is one."""
+        return self.ema.model if self.ema is not None else self.G
+
     def train_step(self) -> None:
         cfg = self.cfg
         batch = cfg.data.batch_size
-        obj = self.objective
+        obj, penalties = self.objective, self.penalties
         fake = None
+        zero = torch.zeros((), device=self.device)
         for i in range(cfg.train.d_steps):
             real, _ = self.data.next()
+            if penalties.r1_due():
+                real.requires_grad_(True)
             z = self.latent(batch)
             last = i == cfg.train.d_steps - 1
             with torch.set_grad_enabled(last):  # the last fake batch is reused by the G step
@@ -92,12 +109,13 @@ class Trainer:
             real_logits = self.D(real)
             fake_logits = self.D(fake.detach())
             d_loss = obj.d_loss(real_logits, fake_logits)
+            penalty = penalties(self.D, real, fake, real_logits) if penalties.active else None
             self.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
+            (d_loss if penalty is None else d_loss + penalty).backward()
             self.opt_d.step()
             with torch.no_grad():
-                self._acc_d += torch.stack([d_loss.detach(), torch.sigmoid(real_logits).mean(),
-                                            torch.sigmoid(fake_logits).mean()])
+                self._acc_d += torch.stack([d_loss.detach(), obj.score(real_logits), obj.score(fake_logits),
+                                            zero if penalty is None else penalty.detach()])
             self._n_d += 1
         self._images += batch * cfg.train.d_steps
 
@@ -107,6 +125,10 @@ class Trainer:
         g_loss.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
+        if self.ema is not None:
+            self.ema.update(self.G)
+        for sched in self.schedulers:
+            sched.step()
         self._acc_g += g_loss.detach()
         self._n_g += 1
 
@@ -126,6 +148,8 @@ class Trainer:
             "d_fake": d[2],
             "img_per_s": round(rate, 1),
         }
+        if self.penalties.active:
+            record["d_penalty"] = d[3]
         self._acc_d.zero_()
         self._acc_g.zero_()
         self._n_d = self._n_g = 0
@@ -155,6 +179,9 @@ class Trainer:
             "data": self.data.state_dict(),
             "rng": rng_state(),
             "latent_gen": self.latent_gen.get_state(),
+            "g_ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "schedulers": [sched.state_dict() for sched in self.schedulers],
+            "penalty_count": self.penalties.count,
             "acc": {"d": self._acc_d.cpu(), "g": self._acc_g.cpu(), "n_d": self._n_d, "n_g": self._n_g},
             "config": to_dict(self.cfg),
         }
@@ -165,6 +192,8 @@ class Trainer:
             self.D.load_state_dict(state["d"])
             self.opt_g.load_state_dict(state["opt_g"])
             self.opt_d.load_state_dict(state["opt_d"])
+            if self.ema is not None:
+                self.ema.model.load_state_dict(state["g_ema"] if state.get("g_ema") is not None else state["g"])
         except (RuntimeError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0][:160]
             raise GanforgeError(f"checkpoint does not match the models of this config ({first}); "
@@ -173,6 +202,9 @@ class Trainer:
         self.data.load_state_dict(state["data"])
         set_rng_state(state["rng"])
         self.latent_gen.set_state(state["latent_gen"])
+        for sched, sched_state in zip(self.schedulers, state.get("schedulers", [])):
+            sched.load_state_dict(sched_state)
+        self.penalties.count = int(state.get("penalty_count", 0))
         acc = state["acc"]
         self._acc_d.copy_(acc["d"])
         self._acc_g.copy_(acc["g"])

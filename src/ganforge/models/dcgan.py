@@ -1,0 +1,104 @@
+"""DCGAN (Radford et al. 2016): transposed convolutions with batch norm in G, strided
+convolutions with LeakyReLU in D, for 28x28 (MNIST-like) and 32/64 px images, 1 or 3 channels.
+
+Resolutions: the image side must be ``base * 2^k`` with base 7 (28 = 7 * 4) or 4 (32, 64, ...).
+G: z -> Linear -> (width * 2^(k-1)) x base x base -> k transposed convs (4x4, stride 2), each
+doubling the resolution and halving the channels, the last one to the image channels + tanh.
+D: the mirror: k strided convs (4x4, stride 2) from ``width`` channels doubling (presets use
+LeakyReLU 0.2), norm on all but the first (DCGAN), then Linear -> one raw logit. PacGAN packing stacks ``pack``
+samples along the channel axis.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import GanforgeError
+from .layers import activation, apply_spectral_norm, norm_layer
+
+
+def _geometry(size: int) -> tuple[int, int]:
+    """(base, k) with size = base * 2**k, base in (4, 7), k >= 1."""
+    for base in (7, 4):
+        k, s = 0, size
+        while s > base and s % 2 == 0:
+            s //= 2
+            k += 1
+        if s == base and k >= 1:
+            return base, k
+    raise GanforgeError(f"dcgan needs square images of side 4*2^k or 7*2^k (28, 32, 64, ...), got {size}")
+
+
+def _seq(*layers) -> nn.Sequential:
+    return nn.Sequential(*[layer for layer in layers if layer is not None])
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, latent_dim: int, shape: tuple[int, int, int], net, channels_last: bool = False):
+        super().__init__()
+        channels, height, width_px = shape
+        if height != width_px:
+            raise GanforgeError(f"dcgan needs square images, got {height}x{width_px}")
+        self.base, self.k = _geometry(height)
+        self.latent_dim, self.shape = latent_dim, tuple(shape)
+        self.channels_last = channels_last
+        c = net.width * 2 ** (self.k - 1)
+        self.c0 = c
+        self.project = _seq(nn.Linear(latent_dim, c * self.base * self.base, bias=net.norm == "none"))
+        self.project_norm = _seq(norm_layer(net.norm, c, spatial=True), activation(net.activation, net.negative_slope))
+        blocks = []
+        for i in range(self.k):
+            last = i == self.k - 1
+            c_out = channels if last else c // 2
+            conv = nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1, bias=last or net.norm == "none")
+            if last:
+                out = {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": None}[net.output]
+                blocks.append(_seq(conv, out))
+            else:
+                blocks.append(_seq(conv, norm_layer(net.norm, c_out, spatial=True),
+                                   activation(net.activation, net.negative_slope)))
+            c = c_out
+        self.blocks = nn.Sequential(*blocks)
+        self.output = net.output
+        if net.spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.project(z).view(z.shape[0], self.c0, self.base, self.base)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = self.blocks(self.project_norm(x))
+        return x * 2.0 - 1.0 if self.output == "sigmoid" else x
+
+
+class DCGANDiscriminator(nn.Module):
+    def __init__(self, shape: tuple[int, int, int], net, channels_last: bool = False):
+        super().__init__()
+        channels, height, _ = shape
+        self.base, self.k = _geometry(height)
+        self.shape, self.pack, self.channels_last = tuple(shape), net.pack, channels_last
+        layers = []
+        c_in, c = channels * net.pack, net.width
+        for i in range(self.k):
+            layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1),
+                       None if i == 0 else norm_layer(net.norm, c, spatial=True),
+                       activation(net.activation, net.negative_slope)]
+            if net.dropout > 0:
+                layers.append(nn.Dropout(net.dropout))
+            c_in, c = c, c * 2
+        self.features = _seq(*layers)
+        self.head = nn.Linear(c_in * self.base * self.base, 1)
+        if net.spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[1:] != self.shape:
+            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
+        if x.shape[0] % self.pack:
+            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.head(self.features(x).flatten(1)).squeeze(1)

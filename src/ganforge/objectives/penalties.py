@@ -1,0 +1,54 @@
+"""Discriminator penalties: WGAN-GP's gradient penalty and the R1 penalty (lazy).
+
+- Gradient penalty (Gulrajani et al. 2017): lambda * E[(||grad_x D(x_hat)||_2 - 1)^2] at random
+  interpolates x_hat = e x + (1 - e) G(z), e ~ U[0, 1] per sample.
+- R1 (Mescheder et al. 2018): gamma / 2 * E[||grad_x D(x)||^2] on real data. Lazy
+  regularization (Karras et al. 2020): applied every ``every`` D steps and multiplied by
+  ``every`` so the average strength is unchanged.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2] (without the lambda); uses the global torch RNG for e."""
+    e = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
+    (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+    return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
+
+
+def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """E[||grad_x D(x)||^2] (without gamma / 2); ``real`` must have requires_grad=True."""
+    (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
+    return grad.flatten(1).pow(2).sum(1).mean()
+
+
+class Penalties:
+    """The penalties a config asks for, added to the discriminator loss."""
+
+    def __init__(self, lcfg):
+        self.gp_weight = lcfg.gp_weight
+        self.r1_gamma = lcfg.r1_gamma
+        self.r1_every = lcfg.r1_every
+        self.count = 0  # discriminator steps seen (for lazy R1); saved with the trainer
+
+    @property
+    def active(self) -> bool:
+        return self.gp_weight > 0 or self.r1_gamma > 0
+
+    def r1_due(self) -> bool:
+        return self.r1_gamma > 0 and self.count % self.r1_every == 0
+
+    def __call__(self, D, real: torch.Tensor, fake: torch.Tensor, real_logits: torch.Tensor) -> torch.Tensor | None:
+        """The total penalty for this D step (``real`` has requires_grad when R1 is due)."""
+        total = None
+        if self.gp_weight > 0:
+            total = self.gp_weight * gradient_penalty(D, real, fake)
+        if self.r1_due():
+            r1 = 0.5 * self.r1_gamma * self.r1_every * r1_penalty(real_logits, real)
+            total = r1 if total is None else total + r1
+        self.count += 1
+        return total
