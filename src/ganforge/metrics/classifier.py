@@ -69,6 +69,20 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     return correct / len(images)
 
 
+@torch.no_grad()
+def feature_scale(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> float:
+    """1 / RMS of the 128-d features over ``images``: shipped in the card and applied by the
+    extractor so that features have unit scale per dimension (KID's cubic kernel with gamma = 1/d
+    then sees values of order 1, as with Inception features)."""
+    model.eval()
+    total, count = 0.0, 0
+    for i in range(0, len(images), batch):
+        f = model(images[i:i + batch].float() / 127.5 - 1)[0].double()
+        total += f.pow(2).sum().item()
+        count += f.numel()
+    return float((count / total) ** 0.5)
+
+
 def train_classifier(data: str, epochs: int = 8, seed: int = 0, batch_size: int = 128, lr: float = 2e-3,
                      root: str | None = None, out_dir: Path | None = None, log=print) -> dict:
     """Train the classifier on ``data`` (mnist | fashion_mnist), write weights + card, return the card."""
@@ -109,6 +123,7 @@ def train_classifier(data: str, epochs: int = 8, seed: int = 0, batch_size: int 
         "arch": "DigitClassifier",
         "feature_dim": FEATURE_DIM,
         "test_accuracy": round(acc, 4),
+        "feature_scale": feature_scale(model, x_train),
         "seed": seed,
         "epochs": epochs,
         "batch_size": batch_size,

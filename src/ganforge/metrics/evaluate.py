@@ -73,7 +73,7 @@ class ImageProfile:
 
     @property
     def key(self) -> str:
-        return f"{self.extractor.name}-{self.extractor.sha256[:16]}"
+        return f"{self.extractor.name}-{self.extractor.sha256[:16]}-s{self.extractor.scale:.6g}"
 
     def __call__(self, images) -> dict:
         """{'features', 'probs' (None for stacked), 'digits' (stacked only: N x 3)}."""

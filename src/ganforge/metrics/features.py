@@ -35,8 +35,9 @@ class Extractor:
     name = ""
     sha256 = ""
 
-    def __init__(self, net: torch.nn.Module, device="cpu", batch_size: int = 500):
+    def __init__(self, net: torch.nn.Module, device="cpu", batch_size: int = 500, scale: float = 1.0):
         self.net = net.eval().to(device)
+        self.scale = scale  # features are multiplied by this fixed constant
         self.device = torch.device(device)
         self.batch_size = batch_size
 
@@ -57,7 +58,7 @@ class Extractor:
             starts = tqdm(starts, desc=f"features ({self.name})", leave=False, unit="batch")
         for i in starts:
             f, logits = self.net(self._prepare(images[i:i + self.batch_size]))
-            feats.append(f.double().cpu())
+            feats.append(f.double().cpu() * self.scale)
             probs.append(torch.softmax(logits.double(), dim=1).cpu())
         return torch.cat(feats).numpy(), torch.cat(probs).numpy()
 
@@ -92,7 +93,7 @@ def load_classifier(data: str, device="cpu") -> ClassifierExtractor:
                             f"{card['sha256'][:16]}...; reinstall ganforge or re-run ganforge train-classifier")
     net = DigitClassifier()
     net.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    ext = ClassifierExtractor(net, device)
+    ext = ClassifierExtractor(net, device, scale=card.get("feature_scale", 1.0))
     ext.name, ext.sha256 = f"{data}_classifier", sha
     return ext
 
