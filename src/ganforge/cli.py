@@ -33,7 +33,7 @@ def _cmd_train(args) -> int:
 def _cmd_sample(args) -> int:
     from .sampling import sample_to_file
 
-    out = sample_to_file(args.run, args.out, n=args.n, seed=args.seed, nrow=args.nrow)
+    out = sample_to_file(args.run, args.out, n=args.n, seed=args.seed, nrow=args.nrow, label=args.label)
     print(f"wrote {out}")
     return 0
 
@@ -51,6 +51,32 @@ def _cmd_eval(args) -> int:
     result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
                       baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress)
     print(format_result(result))
+    return 0
+
+
+def _cmd_interpolate(args) -> int:
+    from .sampling import interpolate_to_file
+
+    morph = tuple(args.morph) if args.morph else None
+    out = interpolate_to_file(args.run, args.out, steps=args.steps, rows=args.rows, seed=args.seed,
+                              method="linear" if args.linear else "slerp", label=args.label, morph=morph)
+    print(f"wrote {out}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from .report import loss_curves, training_gif
+
+    print(f"wrote {training_gif(args.run, args.gif)}")
+    print(f"wrote {loss_curves(args.run)}")
+    return 0
+
+
+def _cmd_export(args) -> int:
+    from .export import export_generator
+
+    out, meta = export_generator(args.run, args.format, args.out)
+    print(f"wrote {out} and {meta}")
     return 0
 
 
@@ -80,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default="samples.png", help="output .png (grid / scatter) or .npz")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--nrow", type=int, default=None, help="images per row in the grid")
+    s.add_argument("--label", type=int, default=None, help="class of every sample (conditional runs)")
     s.set_defaults(func=_cmd_sample)
 
     b = sub.add_parser("bench", help="training img/s vs a bare PyTorch loop over the same models")
@@ -103,6 +130,28 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", default=None, help="also write the result to this file")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_cmd_eval)
+
+    i = sub.add_parser("interpolate", help="latent-space walks of a trained generator as a PNG grid")
+    i.add_argument("run")
+    i.add_argument("--steps", type=int, default=10)
+    i.add_argument("--rows", type=int, default=8)
+    i.add_argument("--seed", type=int, default=0)
+    i.add_argument("--out", default="interp.png")
+    i.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
+    i.add_argument("--label", type=int, default=None, help="conditional runs: one class for every row")
+    i.add_argument("--morph", type=int, nargs=2, metavar=("A", "B"), help="conditional runs: morph class A into B")
+    i.set_defaults(func=_cmd_interpolate)
+
+    r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves")
+    r.add_argument("run")
+    r.add_argument("--gif", default=None, help="output GIF (default RUN/training.gif)")
+    r.set_defaults(func=_cmd_report)
+
+    x = sub.add_parser("export", help="standalone generator: TorchScript or ONNX, with a JSON of its inputs")
+    x.add_argument("run")
+    x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
+    x.add_argument("--out", default=None)
+    x.set_defaults(func=_cmd_export)
 
     c = sub.add_parser("train-classifier", help="train the shipped MNIST / Fashion-MNIST feature classifier")
     c.add_argument("--data", choices=["mnist", "fashion_mnist"], required=True)

@@ -58,6 +58,8 @@ class ModelConfig:
     latent_dim: int = 100
     latent_dist: str = "normal"  # normal | uniform (in [-1, 1])
     channels_last: bool = False  # dcgan: channels_last memory format (faster convolutions on some hardware)
+    conditioning: str = "none"  # none | acgan | projection (labels from the data set)
+    g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -69,6 +71,7 @@ class LossConfig:
     gp_weight: float = 0.0  # WGAN-GP gradient penalty lambda (10 in Gulrajani et al. 2017); 0 = off
     r1_gamma: float = 0.0  # R1 penalty gamma on real data (Mescheder et al. 2018); 0 = off
     r1_every: int = 1  # lazy R1: apply every k discriminator steps, scaled by k (StyleGAN2)
+    aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (on real and fake, for D; on fake, for G)
 
 
 @dataclass
@@ -261,6 +264,8 @@ def to_toml(values: dict, header: str = "") -> str:
 _CHOICES = {
     "loss.name": ("minimax", "non_saturating", "max_likelihood", "wasserstein", "hinge", "least_squares"),
     "optim.schedule": ("constant", "linear"),
+    "model.conditioning": ("none", "acgan", "projection"),
+    "model.g_label": ("multiply", "concat"),
     "model.g.norm": ("none", "batch", "layer"),
     "model.d.norm": ("none", "batch", "layer"),
     "optim.name": ("adam", "sgd"),
@@ -305,6 +310,8 @@ def validate(cfg: Config) -> None:
     for net in ("g", "d"):
         if not 0.0 <= _get(cfg, f"model.{net}.dropout") < 1.0:
             raise GanforgeError(f"config key 'model.{net}.dropout' must be in [0, 1)")
+    if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
+        raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
     if cfg.data.batch_size % cfg.model.d.pack:
         raise GanforgeError(
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"

@@ -28,20 +28,42 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"):
     return G, cfg
 
 
+def num_classes(cfg) -> int:
+    """Classes a conditional run's generator takes (0 for an unconditional one)."""
+    return data_info(cfg.data).num_classes if cfg.model.conditioning != "none" else 0
+
+
+def sample_labels(cfg, n: int, label: int | None = None) -> torch.Tensor | None:
+    """Labels for ``n`` samples of a conditional run: ``label`` for all, else balanced 0, 1, ..., C-1, 0, ..."""
+    classes = num_classes(cfg)
+    if not classes:
+        if label is not None:
+            raise GanforgeError("--label needs a conditional run (model.conditioning = acgan or projection)")
+        return None
+    if label is not None and not 0 <= label < classes:
+        raise GanforgeError(f"--label must be in 0..{classes - 1}, got {label}")
+    return torch.full((n,), label) if label is not None else torch.arange(n) % classes
+
+
 @torch.no_grad()
-def generate(G, cfg, n: int, seed: int = 0, batch_size: int = 1000, device="cpu") -> torch.Tensor:
-    """n samples as a float tensor in the data's range ([-1, 1] for images)."""
+def generate(G, cfg, n: int, seed: int = 0, batch_size: int = 1000, device="cpu",
+             labels: torch.Tensor | None = None) -> torch.Tensor:
+    """n samples as a float tensor in the data's range ([-1, 1] for images); ``labels`` (n,) for
+    conditional generators."""
     gen = torch.Generator(device=device)
     gen.manual_seed(seed)
     out = []
     for start in range(0, n, batch_size):
         z = sample_latent(min(batch_size, n - start), cfg.model.latent_dim, cfg.model.latent_dist, device, gen)
-        out.append(G(z).cpu())
+        y = labels[start:start + len(z)].to(device) if labels is not None else None
+        out.append(G(z, y).cpu())
     return torch.cat(out)
 
 
-def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int = 0, nrow: int | None = None) -> Path:
-    """Write ``n`` samples to ``out``: ``.png`` (grid or scatter plot) or ``.npz``."""
+def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int = 0, nrow: int | None = None,
+                   label: int | None = None) -> Path:
+    """Write ``n`` samples to ``out``: ``.png`` (grid or scatter plot) or ``.npz`` (with ``labels``
+    for conditional runs)."""
     out = Path(out)
     if out.suffix not in (".png", ".npz"):
         raise GanforgeError(f"--out must end in .png or .npz, got '{out.name}'")
@@ -49,7 +71,9 @@ def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int 
         raise GanforgeError("--n must be >= 1")
     G, cfg = load_generator(run_dir)
     info = data_info(cfg.data)
-    x = generate(G, cfg, n, seed)
+    labels = sample_labels(cfg, n, label)
+    x = generate(G, cfg, n, seed, labels=labels)
+    extra = {"labels": labels.numpy()} if labels is not None else {}
     out.parent.mkdir(parents=True, exist_ok=True)
     if info.kind == "points":
         if out.suffix == ".npz":
@@ -59,7 +83,60 @@ def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int 
     else:
         images = to_uint8(x)
         if out.suffix == ".npz":
-            np.savez_compressed(out, images=images.numpy(), data=cfg.data.name)
+            np.savez_compressed(out, images=images.numpy(), data=cfg.data.name, **extra)
         else:
-            save_grid(images, out, nrow=nrow)
+            save_grid(images, out, nrow=nrow or (num_classes(cfg) if labels is not None and label is None
+                                                  and num_classes(cfg) <= 20 else None))
     return out
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of ``a`` and ``b`` at fractions ``t`` (White 2016)."""
+    a_n, b_n = a / a.norm(dim=-1, keepdim=True), b / b.norm(dim=-1, keepdim=True)
+    omega = torch.acos((a_n * b_n).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    so = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) / so) * a + (torch.sin(t * omega) / so) * b
+
+
+@torch.no_grad()
+def interpolate_to_file(run_dir: str | Path, out: str | Path, steps: int = 10, rows: int = 8, seed: int = 0,
+                        method: str = "slerp", label: int | None = None, morph: tuple[int, int] | None = None) -> Path:
+    """A grid whose rows walk the latent space between two random points in ``steps`` steps.
+
+    Conditional runs: a fixed ``label`` per row (default: row i gets class i), or ``morph=(a, b)``:
+    the noise stays fixed and the label embedding moves from class a to class b.
+    """
+    if steps < 2 or rows < 1:
+        raise GanforgeError("--steps must be >= 2 and --rows >= 1")
+    if method not in ("slerp", "linear"):
+        raise GanforgeError(f"unknown interpolation '{method}'; use slerp or linear")
+    G, cfg = load_generator(run_dir)
+    if data_info(cfg.data).kind != "image":
+        raise GanforgeError("interpolation grids are for image data")
+    gen = torch.Generator()
+    gen.manual_seed(seed)
+    dim = cfg.model.latent_dim
+    z0 = sample_latent(rows, dim, cfg.model.latent_dist, "cpu", gen)
+    z1 = sample_latent(rows, dim, cfg.model.latent_dist, "cpu", gen)
+    t = torch.linspace(0, 1, steps).view(1, steps, 1)
+    classes = num_classes(cfg)
+    if morph is not None:
+        if not classes:
+            raise GanforgeError("--morph needs a conditional run")
+        a, b = (sample_labels(cfg, 1, k) for k in morph)
+        emb = G.cond.embed.weight
+        e = (1 - t) * emb[a] + t * emb[b]  # 1 x steps x dim
+        z = z0.unsqueeze(1).expand(rows, steps, dim)
+        inputs = z * e if G.cond.mode == "multiply" else torch.cat([z, e.expand(rows, steps, -1)], dim=2)
+        x = G.synthesize(inputs.reshape(rows * steps, -1))
+    else:
+        a, b = z0.unsqueeze(1).expand(rows, steps, dim), z1.unsqueeze(1).expand(rows, steps, dim)
+        z = slerp(a, b, t) if method == "slerp" else (1 - t) * a + t * b
+        labels = None
+        if classes:
+            labels = sample_labels(cfg, rows, label).repeat_interleave(steps)
+        x = G(z.reshape(rows * steps, dim), labels)
+    path = Path(out)
+    save_grid(to_uint8(x), path, nrow=steps)
+    return path
+

@@ -6,7 +6,9 @@ vs the same test split) is therefore directly comparable. Reference features are
 and cached under ``$GANFORGE_CACHE`` (default ``~/.cache/ganforge/stats``), keyed by data set,
 split, size and the extractor's sha256.
 
-Metric names: ``fid``, ``kid``, ``is``, ``prdc``, ``modes``, ``accuracy``.
+Metric names: ``fid``, ``kid``, ``is``, ``prdc``, ``modes``, ``accuracy`` (class accuracy of
+labelled samples by the data set's classifier, overall and per class) and ``intra_fid`` (mean over
+classes of the FID between the samples of a class and the test images of that class).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from .kid import kernel_inception_distance
 from .modes import stacked_mode_stats, toy_mode_stats
 from .prdc import prdc
 
-ALL_METRICS = ("fid", "kid", "is", "prdc", "modes", "accuracy")
+ALL_METRICS = ("fid", "kid", "is", "prdc", "modes", "accuracy", "intra_fid")
 IMAGE_SETS = ("mnist", "fashion_mnist", "stacked_mnist")
 TOY_SETS = ("ring8", "grid25")
 DEFAULT_METRICS = {
@@ -45,9 +47,12 @@ def cache_dir() -> Path:
     return Path(base) / "ganforge" / "stats"
 
 
-def parse_metrics(text: str | None, data: str) -> list[str]:
+def parse_metrics(text: str | None, data: str, labelled: bool = False) -> list[str]:
     if not text:
-        return list(DEFAULT_METRICS.get(data, ("fid", "kid", "prdc")))
+        names = list(DEFAULT_METRICS.get(data, ("fid", "kid", "prdc")))
+        if labelled and data in ("mnist", "fashion_mnist"):
+            names += ["accuracy", "intra_fid"]
+        return names
     names = [m.strip() for m in text.split(",") if m.strip()]
     for m in names:
         if m not in ALL_METRICS:
@@ -91,28 +96,41 @@ class ImageProfile:
         return {"features": feats, "probs": probs, "digits": None}
 
 
-def load_reference_images(data: str, split: str = "test", root=None) -> torch.Tensor:
+def load_reference_images(data: str, split: str = "test", root=None) -> tuple[torch.Tensor, torch.Tensor]:
     from ..data import load_idx_set, stacked_mnist
 
     if data == "stacked_mnist":
-        return stacked_mnist(split, 0, root)[0]
-    return load_idx_set(data, split, root)[0]
+        return stacked_mnist(split, 0, root)
+    return load_idx_set(data, split, root)
 
 
-def reference_features(profile: ImageProfile, split: str = "test", root=None) -> np.ndarray:
-    """Features of the reference split, cached by (data set, split, extractor sha256)."""
+def reference_features(profile: ImageProfile, split: str = "test", root=None) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) of the reference split, cached by (data set, split, extractor sha256)."""
     path = cache_dir() / f"{profile.data}_{split}_{profile.key}.npz"
     if path.is_file():
         try:
-            return np.load(path)["features"]
+            with np.load(path) as f:
+                return f["features"], f["labels"]
         except (OSError, ValueError, KeyError, EOFError):
-            pass  # a damaged cache file is recomputed
-    feats = profile(load_reference_images(profile.data, split, root))["features"]
+            pass  # a damaged or old cache file is recomputed
+    images, labels = load_reference_images(profile.data, split, root)
+    feats = profile(images)["features"].astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, features=feats.astype(np.float32))
+    np.savez(tmp, features=feats, labels=labels.numpy())
     os.replace(tmp, path)
-    return feats.astype(np.float32).astype(np.float64)
+    return feats, labels.numpy()
+
+
+def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray, fake_labels: np.ndarray) -> dict:
+    """Mean over classes of FID(samples of class c, test images of class c) (Miyato & Koyama 2018)."""
+    per_class = []
+    for c in np.unique(real_labels):
+        sel = fake_labels == c
+        if sel.sum() < 2:
+            raise GanforgeError(f"intra-class FID needs at least 2 samples of every class; class {c} has {sel.sum()}")
+        per_class.append(fid_from_features(real[real_labels == c], fake[sel]))
+    return {"intra_fid": float(np.mean(per_class)), "intra_fid_per_class": per_class}
 
 
 def class_accuracy(probs: np.ndarray, labels: np.ndarray, num_classes: int = 10) -> dict:
@@ -129,8 +147,8 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
     profile = ImageProfile(data, device, progress)
     fake = profile(images)
     out: dict = {}
-    needs_real = {"fid", "kid", "prdc"} & set(metrics)
-    real = reference_features(profile, "test", root) if needs_real else None
+    needs_real = {"fid", "kid", "prdc", "intra_fid"} & set(metrics)
+    real, real_labels = reference_features(profile, "test", root) if needs_real else (None, None)
     if "fid" in metrics:
         out["fid"] = fid_from_features(real, fake["features"])
     if "kid" in metrics:
@@ -154,6 +172,10 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
         if fake["probs"] is None:
             raise GanforgeError(f"class accuracy is not available for {data}")
         out.update(class_accuracy(fake["probs"], labels))
+    if "intra_fid" in metrics:
+        if labels is None or data == "stacked_mnist":
+            raise GanforgeError("intra-class FID needs labelled samples of mnist or fashion_mnist (a conditional run)")
+        out.update(intra_class_fid(real, real_labels, fake["features"], np.asarray(labels)))
     return out
 
 

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from .conditioning import OutputHead, label_input
 from .layers import activation, apply_spectral_norm, norm_layer
 
 
@@ -35,7 +36,8 @@ def _seq(*layers) -> nn.Sequential:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, shape: tuple[int, int, int], net, channels_last: bool = False):
+    def __init__(self, latent_dim: int, shape: tuple[int, int, int], net, channels_last: bool = False,
+                 mcfg=None, num_classes: int = 0):
         super().__init__()
         channels, height, width_px = shape
         if height != width_px:
@@ -45,7 +47,9 @@ class DCGANGenerator(nn.Module):
         self.channels_last = channels_last
         c = net.width * 2 ** (self.k - 1)
         self.c0 = c
-        self.project = _seq(nn.Linear(latent_dim, c * self.base * self.base, bias=net.norm == "none"))
+        self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
+        in_dim = self.cond.out_dim if self.cond else latent_dim
+        self.project = _seq(nn.Linear(in_dim, c * self.base * self.base, bias=net.norm == "none"))
         self.project_norm = _seq(norm_layer(net.norm, c, spatial=True), activation(net.activation, net.negative_slope))
         blocks = []
         for i in range(self.k):
@@ -64,8 +68,12 @@ class DCGANGenerator(nn.Module):
         if net.spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z).view(z.shape[0], self.c0, self.base, self.base)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.synthesize(self.cond(z, y) if self.cond is not None else z)
+
+    def synthesize(self, h: torch.Tensor) -> torch.Tensor:
+        """The network after conditioning: input vectors (noise combined with the label) -> images."""
+        x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         x = self.blocks(self.project_norm(x))
@@ -73,7 +81,8 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], net, channels_last: bool = False):
+    def __init__(self, shape: tuple[int, int, int], net, channels_last: bool = False, conditioning: str = "none",
+                 num_classes: int = 0):
         super().__init__()
         channels, height, _ = shape
         self.base, self.k = _geometry(height)
@@ -88,11 +97,11 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.Dropout(net.dropout))
             c_in, c = c, c * 2
         self.features = _seq(*layers)
-        self.head = nn.Linear(c_in * self.base * self.base, 1)
+        self.head = OutputHead(conditioning, num_classes, c_in * self.base * self.base)
         if net.spectral_norm:
             apply_spectral_norm(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if x.shape[1:] != self.shape:
             raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
         if x.shape[0] % self.pack:
@@ -101,4 +110,4 @@ class DCGANDiscriminator(nn.Module):
             x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.head(self.features(x).flatten(1)).squeeze(1)
+        return self.head(self.features(x).flatten(1), y, return_classes)

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from .conditioning import OutputHead, label_input
 from .layers import activation, apply_spectral_norm, norm_layer
 
 
@@ -26,13 +27,14 @@ def _hidden_layers(in_dim: int, net) -> tuple[list[nn.Module], int]:
 
 
 class MLPGenerator(nn.Module):
-    """z (B x latent_dim) -> sample (B x *shape), in [-1, 1] with a tanh output."""
+    """z (B x latent_dim) [+ labels] -> sample (B x *shape), in [-1, 1] with a tanh output."""
 
-    def __init__(self, latent_dim: int, shape: tuple[int, ...], net):
+    def __init__(self, latent_dim: int, shape: tuple[int, ...], net, mcfg=None, num_classes: int = 0):
         super().__init__()
         self.latent_dim = latent_dim
         self.shape = tuple(shape)
-        layers, width = _hidden_layers(latent_dim, net)
+        self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
+        layers, width = _hidden_layers(self.cond.out_dim if self.cond else latent_dim, net)
         layers.append(nn.Linear(width, math.prod(self.shape)))
         if net.output == "tanh":
             layers.append(nn.Tanh())
@@ -42,8 +44,12 @@ class MLPGenerator(nn.Module):
         if net.spectral_norm:
             apply_spectral_norm(self.net)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(z.shape[0], *self.shape)
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.synthesize(self.cond(z, y) if self.cond is not None else z)
+
+    def synthesize(self, h: torch.Tensor) -> torch.Tensor:
+        """The network after conditioning: input vectors (noise combined with the label) -> samples."""
+        return self.net(h).view(h.shape[0], *self.shape)
 
 
 class _ScaledSigmoid(nn.Module):
@@ -52,21 +58,22 @@ class _ScaledSigmoid(nn.Module):
 
 
 class MLPDiscriminator(nn.Module):
-    """sample (B x *shape) -> one raw logit per sample, or per pack of ``pack`` samples (PacGAN)."""
+    """sample (B x *shape) -> one raw logit per sample, or per pack of ``pack`` samples (PacGAN);
+    with conditioning, see :class:`OutputHead` (``return_classes`` gives AC-GAN's class logits)."""
 
-    def __init__(self, shape: tuple[int, ...], net):
+    def __init__(self, shape: tuple[int, ...], net, conditioning: str = "none", num_classes: int = 0):
         super().__init__()
         self.shape = tuple(shape)
         self.pack = net.pack
         layers, width = _hidden_layers(math.prod(self.shape) * self.pack, net)
-        layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+        self.head = OutputHead(conditioning, num_classes, width)
         if net.spectral_norm:
-            apply_spectral_norm(self.net)
+            apply_spectral_norm(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if x.shape[1:] != self.shape:
             raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
         if x.shape[0] % self.pack:
             raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
-        return self.net(x.reshape(x.shape[0] // self.pack, -1)).squeeze(1)
+        return self.head(self.net(x.reshape(x.shape[0] // self.pack, -1)), y, return_classes)

@@ -13,7 +13,8 @@ import torch
 
 
 def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2] (without the lambda); uses the global torch RNG for e."""
+    """E[(||grad D(x_hat)|| - 1)^2] (without the lambda); uses the global torch RNG for e.
+    ``D`` is any callable from samples to logits (a conditional D with its labels bound)."""
     e = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
     x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)

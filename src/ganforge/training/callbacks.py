@@ -137,7 +137,15 @@ class SampleWriter(Callback):
     def on_start(self, trainer) -> None:
         gen = torch.Generator(device=trainer.device)
         gen.manual_seed(self.seed + 12345)
-        self.z = trainer.latent(self.n, generator=gen)
+        self.y, self.nrow = None, None
+        if trainer.conditional:  # one row per class (the first 10), the same noise in every row
+            rows = min(trainer.num_classes, 10)
+            self.nrow = max(1, self.n // rows)
+            z = trainer.latent(self.nrow, generator=gen)
+            self.z = z.repeat(rows, 1)
+            self.y = torch.arange(rows, device=trainer.device).repeat_interleave(self.nrow)
+        else:
+            self.z = trainer.latent(self.n, generator=gen)
         if trainer.step == 0:
             self.write(trainer)
 
@@ -154,14 +162,14 @@ class SampleWriter(Callback):
         G = trainer.sampling_generator
         was_training = G.training
         G.eval()
-        x = G(self.z)
+        x = G(self.z, self.y)
         G.train(was_training)
         path = self.out_dir / f"step_{trainer.step:06d}.png"
         if self.info.kind == "points":
             save_scatter(x.cpu().numpy(), path, centers=self.info.centers, title=f"step {trainer.step}")
         else:
             images = to_uint8(x)
-            save_grid(images, path)
+            save_grid(images, path, nrow=self.nrow)
             if self.tensorboard is not None:
                 self.tensorboard.add_images(trainer.step, images)
         self.last_written = trainer.step
@@ -188,9 +196,13 @@ class Evaluator(Callback):
         G = trainer.sampling_generator
         was_training = G.training
         G.eval()
-        x = torch.cat([G(trainer.latent(min(500, self.n - i), generator=gen)).cpu() for i in range(0, self.n, 500)])
+        labels = torch.arange(self.n, device=trainer.device) % trainer.num_classes if trainer.conditional else None
+        x = torch.cat([G(trainer.latent(min(500, self.n - i), generator=gen),
+                         None if labels is None else labels[i:i + 500]).cpu() for i in range(0, self.n, 500)])
         G.train(was_training)
         samples = {"points": x.numpy()} if self.data_name in TOY_SETS else {"images": to_uint8(x).numpy()}
+        if labels is not None:
+            samples["labels"] = labels.cpu().numpy()
         result = evaluate_samples(samples, self.data_name, self.metrics)
         for cb in trainer.callbacks:
             cb.on_eval(trainer, result)

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, to_dict
@@ -68,14 +69,16 @@ class Trainer:
         else:
             self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
         self.penalties = Penalties(self.cfg.loss)
+        self.conditional = self.cfg.model.conditioning != "none"
+        self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
         self.schedulers = make_schedulers(self.cfg.optim, self.total_steps, [self.opt_g, self.opt_d])
         self.step = 0
         self.latent_gen = torch.Generator(device=self.device)
         self.latent_gen.manual_seed(self.cfg.seed + 1)
         self.stop_reason = ""
-        # running sums since the last log line: [d_loss, D(x), D(G(z)), penalty] and [g_loss]
-        self._acc_d = torch.zeros(4, device=self.device)
+        # running sums since the last log line: [d_loss, D(x), D(G(z)), penalty, class loss] and [g_loss]
+        self._acc_d = torch.zeros(5, device=self.device)
         self._acc_g = torch.zeros(1, device=self.device)
         self._n_d = 0
         self._n_g = 0
@@ -92,37 +95,55 @@ class Trainer:
         """The generator to show and evaluate: the EMA copy when there is one."""
         return self.ema.model if self.ema is not None else self.G
 
+    def fake_labels(self, n: int) -> torch.Tensor | None:
+        """Uniform random class labels for conditional generators (None when unconditional)."""
+        if not self.conditional:
+            return None
+        return torch.randint(self.num_classes, (n,), generator=self.latent_gen, device=self.device)
+
     def train_step(self) -> None:
         cfg = self.cfg
         batch = cfg.data.batch_size
-        obj, penalties = self.objective, self.penalties
-        fake = None
+        obj, penalties, aux_weight = self.objective, self.penalties, cfg.loss.aux_weight
+        fake = y_fake = None
         zero = torch.zeros((), device=self.device)
         for i in range(cfg.train.d_steps):
-            real, _ = self.data.next()
+            real, y_real = self.data.next()
+            if not self.conditional:
+                y_real = None
             if penalties.r1_due():
                 real.requires_grad_(True)
             z = self.latent(batch)
+            y_fake = self.fake_labels(batch)
             last = i == cfg.train.d_steps - 1
             with torch.set_grad_enabled(last):  # the last fake batch is reused by the G step
-                fake = self.G(z)
-            real_logits = self.D(real)
-            fake_logits = self.D(fake.detach())
-            d_loss = obj.d_loss(real_logits, fake_logits)
-            penalty = penalties(self.D, real, fake, real_logits) if penalties.active else None
+                fake = self.G(z, y_fake)
+            real_logits, real_cls = self.D(real, y_real, return_classes=True)
+            fake_logits, fake_cls = self.D(fake.detach(), y_fake, return_classes=True)
+            d_loss = total = obj.d_loss(real_logits, fake_logits)
+            class_loss = zero
+            if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real and fake
+                class_loss = F.cross_entropy(real_cls, y_real) + F.cross_entropy(fake_cls, y_fake)
+                total = total + aux_weight * class_loss
+            penalty = None
+            if penalties.active:
+                penalty = penalties(lambda x: self.D(x, y_real), real, fake, real_logits)
+                total = total + penalty
             self.opt_d.zero_grad(set_to_none=True)
-            (d_loss if penalty is None else d_loss + penalty).backward()
+            total.backward()
             self.opt_d.step()
             with torch.no_grad():
                 self._acc_d += torch.stack([d_loss.detach(), obj.score(real_logits), obj.score(fake_logits),
-                                            zero if penalty is None else penalty.detach()])
+                                            zero if penalty is None else penalty.detach(), class_loss.detach()])
             self._n_d += 1
         self._images += batch * cfg.train.d_steps
 
         self.D.requires_grad_(False)  # G step: gradients flow through D to G only
-        g_loss = obj.g_loss(self.D(fake))
+        g_logits, g_cls = self.D(fake, y_fake, return_classes=True)
+        g_loss = obj.g_loss(g_logits)
+        total = g_loss if g_cls is None else g_loss + aux_weight * F.cross_entropy(g_cls, y_fake)
         self.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
+        total.backward()
         self.opt_g.step()
         self.D.requires_grad_(True)
         if self.ema is not None:
@@ -150,6 +171,8 @@ class Trainer:
         }
         if self.penalties.active:
             record["d_penalty"] = d[3]
+        if self.cfg.model.conditioning == "acgan":
+            record["d_class_loss"] = d[4]
         self._acc_d.zero_()
         self._acc_g.zero_()
         self._n_d = self._n_g = 0

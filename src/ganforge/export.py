@@ -1,0 +1,83 @@
+"""``ganforge export``: a standalone generator (TorchScript or ONNX) plus a JSON of its inputs.
+
+The exported module maps ``z`` (B x latent_dim float32) — and ``labels`` (B int64) for
+conditional runs — to images in [-1, 1] (B x C x H x W) or 2-D points (B x 2). EMA weights are
+exported when the run kept them. ONNX export needs the ``onnx`` package (``pip install -e .[export]``).
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from . import __version__
+from .data import data_info
+from .errors import GanforgeError
+from .sampling import load_generator, num_classes
+from .training.checkpoint import load_checkpoint
+
+
+class _Unconditional(nn.Module):
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.G(z)
+
+
+class _Conditional(nn.Module):
+    def __init__(self, G: nn.Module):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.G(z, labels)
+
+
+def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | Path | None = None) -> tuple[Path, Path]:
+    """Write the generator and ``<out>.json``; returns both paths."""
+    if fmt not in ("torchscript", "onnx"):
+        raise GanforgeError(f"--format must be torchscript or onnx, got '{fmt}'")
+    G, cfg = load_generator(run_dir)
+    classes = num_classes(cfg)
+    wrapper = (_Conditional(G) if classes else _Unconditional(G)).eval()
+    example = (torch.randn(2, cfg.model.latent_dim),) + ((torch.tensor([0, 1]),) if classes else ())
+    out = Path(out) if out else Path(run_dir) / ("generator.pt" if fmt == "torchscript" else "generator.onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    names = ["z", "labels"][: len(example)]
+    with warnings.catch_warnings():  # both exporters announce their successors; the files are standard
+        warnings.simplefilter("ignore", DeprecationWarning)
+        if fmt == "torchscript":
+            with torch.no_grad():
+                traced = torch.jit.trace(wrapper, example)
+            traced.save(str(out))
+        else:
+            try:
+                import onnx  # noqa: F401
+            except ImportError:
+                raise GanforgeError("ONNX export needs the onnx package: pip install -e '.[export]'") from None
+            torch.onnx.export(wrapper, example, str(out), input_names=names, output_names=["samples"],
+                              dynamic_axes={n: {0: "batch"} for n in names + ["samples"]}, dynamo=False)
+    info = data_info(cfg.data)
+    meta = {
+        "format": fmt,
+        "file": out.name,
+        "inputs": {"z": {"shape": ["batch", cfg.model.latent_dim], "dtype": "float32",
+                         "distribution": "standard normal" if cfg.model.latent_dist == "normal" else "uniform [-1, 1]"}},
+        "output": {"shape": ["batch", *info.shape], "dtype": "float32",
+                   "range": [-1.0, 1.0] if info.kind == "image" else None,
+                   "to_uint8": "round((x + 1) * 127.5)" if info.kind == "image" else None},
+        "data": cfg.data.name,
+        "ema_weights": load_checkpoint(run_dir).get("g_ema") is not None,
+        "ganforge_version": __version__,
+    }
+    if classes:
+        meta["inputs"]["labels"] = {"shape": ["batch"], "dtype": "int64", "num_classes": classes}
+    meta_path = out.with_suffix(".json")
+    meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    return out, meta_path

@@ -1,0 +1,70 @@
+"""Conditioning as an ingredient (``model.conditioning = none | acgan | projection``).
+
+- Generator side, :class:`LabelInput`: a label embedding combined with the noise, multiplied
+  into it (``model.g_label = "multiply"``, the AC-GAN tutorial's choice) or concatenated to it.
+- Discriminator side, :class:`OutputHead` on D's last features h:
+  ``none``: logit = w.h + b; ``acgan`` (Odena et al. 2017): the same logit plus an auxiliary
+  class head (raw class logits; the class loss is cross-entropy on them); ``projection``
+  (Miyato & Koyama 2018): logit = w.h + b + <embed(y), h>.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..errors import GanforgeError
+
+CONDITIONINGS = ("none", "acgan", "projection")
+
+
+def check_conditioning(mcfg, num_classes: int) -> None:
+    if mcfg.conditioning not in CONDITIONINGS:
+        raise GanforgeError(f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got '{mcfg.conditioning}'")
+    if mcfg.conditioning != "none" and num_classes < 2:
+        raise GanforgeError(f"model.conditioning={mcfg.conditioning} needs a labelled data set (mnist, "
+                            "fashion_mnist, stacked_mnist); this one has no classes")
+
+
+class LabelInput(nn.Module):
+    def __init__(self, mode: str, num_classes: int, latent_dim: int):
+        super().__init__()
+        if mode not in ("multiply", "concat"):
+            raise GanforgeError(f"model.g_label must be multiply or concat, got '{mode}'")
+        self.mode = mode
+        self.embed = nn.Embedding(num_classes, latent_dim)
+        self.out_dim = latent_dim * (2 if mode == "concat" else 1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        if y is None:
+            raise GanforgeError("this generator is conditional: give labels (e.g. ganforge sample RUN --label 3)")
+        e = self.embed(y)
+        return z * e if self.mode == "multiply" else torch.cat([z, e], dim=1)
+
+
+def label_input(mcfg, num_classes: int) -> LabelInput | None:
+    if mcfg.conditioning == "none":
+        return None
+    return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
+
+
+class OutputHead(nn.Module):
+    def __init__(self, kind: str, num_classes: int, feat_dim: int):
+        super().__init__()
+        self.kind = kind
+        self.linear = nn.Linear(feat_dim, 1)
+        if kind == "acgan":
+            self.aux = nn.Linear(feat_dim, num_classes)
+        elif kind == "projection":
+            self.embed = nn.Embedding(num_classes, feat_dim)
+            nn.init.normal_(self.embed.weight, std=0.02)
+
+    def forward(self, h: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
+        out = self.linear(h).squeeze(1)
+        if self.kind == "projection":
+            if y is None:
+                raise GanforgeError("the projection discriminator needs labels")
+            out = out + (self.embed(y) * h).sum(dim=1)
+        if return_classes:
+            return out, (self.aux(h) if self.kind == "acgan" else None)
+        return out

@@ -1,0 +1,179 @@
+"""Conditional GANs: AC-GAN and projection as ingredients, per-class grids, labelled sampling,
+class accuracy / intra-class FID, interpolation, the training GIF, export round trips."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from conftest import small_config
+from ganforge.cli import main
+from ganforge.config import ModelConfig, NetConfig
+from ganforge.data.batches import DataInfo
+from ganforge.errors import GanforgeError
+from ganforge.models import build_discriminator, build_generator
+from ganforge.training.run import resume, train
+
+INFO = DataInfo("image", (1, 28, 28), num_classes=10)
+
+
+def mcfg(conditioning, arch="mlp", g_label="multiply"):
+    net = dict(arch=arch, hidden=[16], width=4)
+    return ModelConfig(latent_dim=8, conditioning=conditioning, g_label=g_label,
+                       g=NetConfig(output="tanh", **net), d=NetConfig(**net))
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("g_label", ["multiply", "concat"])
+def test_conditional_generator_depends_on_the_label(arch, g_label):
+    G = build_generator(mcfg("acgan", arch, g_label), INFO).eval()
+    z = torch.randn(1, 8).repeat(2, 1)
+    x = G(z, torch.tensor([3, 7]))
+    assert x.shape == (2, 1, 28, 28) and not torch.allclose(x[0], x[1])
+    with pytest.raises(GanforgeError, match="give labels"):
+        G(z)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_acgan_head_gives_raw_class_logits(arch):
+    D = build_discriminator(mcfg("acgan", arch), INFO)
+    logits, cls = D(torch.randn(5, 1, 28, 28), return_classes=True)
+    assert logits.shape == (5,) and cls.shape == (5, 10)
+    assert not torch.allclose(cls.softmax(1).sum(1), cls.sum(1))  # not probabilities: no softmax applied
+    h = torch.randn(5, D.head.linear.in_features)
+    assert torch.allclose(D.head(h, return_classes=True)[1], h @ D.head.aux.weight.T + D.head.aux.bias)
+
+
+def test_projection_logit_by_hand():
+    D = build_discriminator(mcfg("projection"), INFO)
+    h, y = torch.randn(4, 16), torch.tensor([0, 3, 3, 9])
+    by_hand = (h @ D.head.linear.weight.T).squeeze(1) + D.head.linear.bias + (D.head.embed.weight[y] * h).sum(1)
+    assert torch.allclose(D.head(h, y), by_hand, atol=1e-6)
+    with pytest.raises(GanforgeError, match="needs labels"):
+        D.head(h)
+
+
+def test_conditioning_needs_labels_and_no_packing():
+    with pytest.raises(GanforgeError, match="labelled data set"):
+        build_generator(mcfg("acgan"), DataInfo("points", (2,)))
+    from ganforge.config import load_config
+
+    with pytest.raises(GanforgeError, match="cannot be combined"):
+        load_config(None, ["model.conditioning=acgan", "model.d.pack=2"])
+
+
+COND = {"data": {"name": "mnist", "batch_size": 20},
+        "model": {"conditioning": "acgan", "g": {"hidden": [32], "output": "tanh"}, "d": {"hidden": [32]}},
+        "log": {"n_samples": 30}}
+
+
+def test_acgan_class_loss_is_cross_entropy_on_raw_logits(fake_mnist):
+    from ganforge.build import build_experiment
+    from ganforge.training.trainer import Trainer
+
+    cfg = small_config(**COND)
+    trainer = Trainer(build_experiment(cfg))
+    torch.manual_seed(0)
+    real, y = trainer.data.next()
+    _, cls = trainer.D(real, return_classes=True)
+    # what a correct AC-GAN minimises for real data: -log softmax(cls)[y]
+    by_hand = -(cls.log_softmax(1)[torch.arange(len(y)), y]).mean()
+    assert F.cross_entropy(cls, y).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    run_dir, trainer, _ = train(cfg, run_dir="r")
+    rec = [json.loads(line) for line in Path("r/metrics.jsonl").read_text().splitlines()]
+    assert all("d_class_loss" in r and r["d_class_loss"] > 0 for r in rec)
+
+
+def test_per_class_grid_rows_differ_only_by_label(fake_mnist):
+    train(small_config(**COND), run_dir="r")
+    grid = np.asarray(Image.open("r/samples/step_000020.png"))
+    # 10 rows (classes) x 3 columns of 28 px, padding 2, scale 2
+    assert grid.shape == (2 * (10 * 30 + 2), 2 * (3 * 30 + 2))
+
+
+def test_sample_labels_npz_and_accuracy_eval(fake_mnist, monkeypatch, tmp_path):
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "stats"))
+    train(small_config(**COND), run_dir="r")
+    assert main(["sample", "r", "--n", "12", "--label", "3", "--out", "s.npz"]) == 0
+    f = np.load("s.npz")
+    assert f["images"].shape == (12, 1, 28, 28) and (f["labels"] == 3).all()
+    assert main(["sample", "r", "--n", "20", "--out", "b.npz"]) == 0
+    assert np.bincount(np.load("b.npz")["labels"]).tolist() == [2] * 10
+    assert main(["sample", "r", "--label", "10", "--out", "x.png"]) == 2
+    assert main(["eval", "b.npz", "--metrics", "accuracy,intra_fid", "--json", "e.json", "--no-progress"]) == 0
+    e = json.loads(Path("e.json").read_text())
+    assert 0 <= e["accuracy"] <= 1 and len(e["accuracy_per_class"]) == 10 and e["intra_fid"] > 0
+    from ganforge.metrics.evaluate import class_accuracy
+
+    probs = np.eye(10)[[0, 1, 2, 2]]
+    acc = class_accuracy(probs, np.array([0, 1, 2, 3]))
+    assert acc["accuracy"] == 0.75 and acc["accuracy_per_class"][:4] == [1.0, 1.0, 1.0, 0.0]
+
+
+def test_conditional_resume_is_exact(fake_mnist):
+    sections = dict(COND, model=dict(COND["model"], conditioning="projection"), train={"steps": 12},
+                    log={"every": 1, "checkpoint_every": 0})
+    full, _, _ = train(small_config(**sections), run_dir="full")
+    sections["train"] = {"steps": 6}
+    half, _, _ = train(small_config(**sections), run_dir="half")
+    resume(half, ["train.steps=12"])
+    a = [json.loads(x) for x in Path("full/metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in Path("half/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in b] == list(range(1, 13))
+    for x, y in zip(a, b):
+        assert x["d_loss"] == pytest.approx(y["d_loss"], abs=1e-6) and x["g_loss"] == pytest.approx(y["g_loss"], abs=1e-6)
+
+
+def test_interpolation_and_report(fake_mnist):
+    train(small_config(**COND), run_dir="r")
+    assert main(["interpolate", "r", "--steps", "5", "--rows", "3", "--out", "i.png"]) == 0
+    assert Image.open("i.png").size == (2 * (5 * 30 + 2), 2 * (3 * 30 + 2))
+    assert main(["interpolate", "r", "--steps", "4", "--rows", "2", "--morph", "1", "7", "--out", "m.png"]) == 0
+    assert main(["interpolate", "r", "--steps", "4", "--rows", "2", "--linear", "--label", "5", "--out", "l.png"]) == 0
+    assert main(["report", "r"]) == 0
+    gif = Image.open("r/training.gif")
+    assert gif.n_frames == 3 and Path("r/losses.png").is_file()  # steps 0, 10, 20
+
+
+def test_slerp_endpoints_and_norm():
+    from ganforge.sampling import slerp
+
+    a, b = torch.randn(4, 16), torch.randn(4, 16)
+    t = torch.tensor([0.0, 0.5, 1.0]).view(3, 1, 1)
+    out = slerp(a.unsqueeze(0), b.unsqueeze(0), t)
+    assert torch.allclose(out[0], a, atol=1e-5) and torch.allclose(out[2], b, atol=1e-5)
+    a_unit, b_unit = a / a.norm(dim=1, keepdim=True), b / b.norm(dim=1, keepdim=True)
+    assert torch.allclose(slerp(a_unit, b_unit, torch.tensor([[0.3]])).norm(dim=1), torch.ones(4), atol=1e-5)
+
+
+@pytest.mark.parametrize("conditioning", ["none", "acgan"])
+def test_export_round_trips(fake_mnist, conditioning):
+    cfg = dict(COND, model=dict(COND["model"], conditioning=conditioning), train={"steps": 5, "ema_kimg": 0.05})
+    run_dir, _, _ = train(small_config(**cfg), run_dir="r")
+    from ganforge.sampling import load_generator
+
+    G, _ = load_generator(run_dir)  # EMA weights
+    z = torch.randn(7, 4)
+    labels = torch.arange(7) % 10
+    with torch.no_grad():
+        want = G(z, labels if conditioning != "none" else None)
+    assert main(["export", "r", "--format", "torchscript", "--out", "g.pt"]) == 0
+    ts = torch.jit.load("g.pt")
+    got = ts(z, labels) if conditioning != "none" else ts(z)
+    assert torch.allclose(got, want, atol=1e-6)
+    meta = json.loads(Path("g.json").read_text())
+    assert meta["inputs"]["z"]["shape"] == ["batch", 4] and meta["output"]["range"] == [-1.0, 1.0]
+    assert meta["ema_weights"] is True and ("labels" in meta["inputs"]) == (conditioning != "none")
+
+    ort = pytest.importorskip("onnxruntime")
+    assert main(["export", "r", "--format", "onnx", "--out", "g.onnx"]) == 0
+    sess = ort.InferenceSession("g.onnx", providers=["CPUExecutionProvider"])
+    feeds = {"z": z.numpy()}
+    if conditioning != "none":
+        feeds["labels"] = labels.numpy()
+    (out,) = sess.run(None, feeds)
+    assert np.allclose(out, want.numpy(), atol=1e-5)
