@@ -17,7 +17,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist",
-           "dcgan_fashion", "dcgan_stacked_mnist", "ring8", "grid25"]
+           "dcgan_fashion", "dcgan_stacked_mnist", "acgan_mnist", "acgan_fashion", "projection_hinge_mnist",
+           "ring8", "grid25"]
 PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers as VEEGAN reports them)
     "ring8": "PacGAN table 1: GAN 6.3 modes, 98.2% HQ, rev-KL 0.45; PacGAN2 7.9, 95.6%, 0.07",
     "grid25": "PacGAN table 1: GAN 17.3 modes, 94.8% HQ, rev-KL 0.70; PacGAN2 23.8, 91.3%, 0.13",
@@ -65,6 +66,7 @@ def main() -> None:
         r = run_eval(str(run_dir), None, progress=False)  # n: 2,500 toy, 26,000 stacked, else 10,000
         images = r["step"] * cfg.data.batch_size * cfg.train.d_steps
         results["presets"][name] = {"data": cfg.data.name, "loss": cfg.loss.name, "arch": cfg.model.g.arch,
+                                    "conditioning": cfg.model.conditioning,
                                     "regularizers": regularizers(cfg), "train_images": images,
                                     "train_seconds": seconds, "eval": r, "published": PUBLISHED.get(name, "")}
         print(name, results["presets"][name], flush=True)
@@ -123,12 +125,14 @@ def render(results: dict) -> str:
     out += ["", "## Presets", "",
             "| preset | data | arch | loss | regularizers | images seen | train time | FID | KID | IS | precision | recall | density | coverage | modes | KL |",
             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    toy = []
+    toy, conditional = [], []
     for name, p in results["presets"].items():
         r = p["eval"]
         if "fid" not in r:
             toy.append((name, p))
             continue
+        if "accuracy" in r:
+            conditional.append((name, p))
         t = f"{p['train_seconds'] / 60:.1f} min" if p.get("train_seconds") else ""
         out.append(f"| `{name}` | {p['data']} | {p.get('arch', '')} | {p['loss']} | {p.get('regularizers', '')} | "
                    f"{p['train_images']:,} | {t} | {_f(r['fid'])} | "
@@ -139,6 +143,15 @@ def render(results: dict) -> str:
                  and "fid" in p["eval"]]
     if published:
         out += ["", "Published numbers for comparison:", *published]
+    if conditional:
+        out += ["", "## Conditional models (10,000 samples, balanced labels)", "",
+                "| preset | data | conditioning | loss | class accuracy | worst class | intra-class FID | FID |",
+                "|---|---|---|---|---:|---:|---:|---:|"]
+        for name, p in conditional:
+            r = p["eval"]
+            worst = min(r["accuracy_per_class"])
+            out.append(f"| `{name}` | {p['data']} | {p.get('conditioning', '')} | {p['loss']} | "
+                       f"{100 * r['accuracy']:.2f}% | {100 * worst:.1f}% | {_f(r.get('intra_fid'))} | {_f(r['fid'])} |")
     if toy:
         out += ["", "## Toy mixtures (mode coverage)", "",
                 "| preset | images seen | train time | modes | high quality | reverse KL | published |",
