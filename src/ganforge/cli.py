@@ -49,7 +49,8 @@ def _cmd_eval(args) -> int:
     from .evaluation import format_result, run_eval
 
     result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
-                      baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress)
+                      baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress,
+                      inception_weights=args.inception_weights)
     print(format_result(result))
     return 0
 
@@ -128,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--real-baseline", metavar="DATA", default=None,
                    help="score 10k real training images against the test split instead")
     e.add_argument("--json", default=None, help="also write the result to this file")
+    e.add_argument("--inception-weights", metavar="FILE", default=None,
+                   help="image folders: FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, "
+                        "sha256 checked); without it folder runs are scored on downsampled pixels")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_cmd_eval)
 

@@ -72,6 +72,7 @@ class LossConfig:
     r1_gamma: float = 0.0  # R1 penalty gamma on real data (Mescheder et al. 2018); 0 = off
     r1_every: int = 1  # lazy R1: apply every k discriminator steps, scaled by k (StyleGAN2)
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (on real and fake, for D; on fake, for G)
+    aux_fake_d: bool = True  # AC-GAN: D's class loss includes fake samples (the original); false = real only
 
 
 @dataclass
@@ -114,6 +115,7 @@ class EvalConfig:
     every: int = 0  # steps between evaluations during training (0 = never); keeps checkpoints/best.pt by FID
     n: int = 2000  # samples per periodic evaluation
     metrics: list[str] = field(default_factory=lambda: ["fid"])
+    inception_weights: str = ""  # image folders: FID Inception-v3 weights file (pt_inception-2015-12-05); "" = pixel features
 
 
 @dataclass

@@ -36,6 +36,7 @@ DEFAULT_METRICS = {
     "stacked_mnist": ("fid", "kid", "prdc", "modes"),
     "ring8": ("modes",),
     "grid25": ("modes",),
+    "folder": ("fid", "kid", "prdc"),
 }
 
 
@@ -65,23 +66,54 @@ def parse_metrics(text: str | None, data: str, labelled: bool = False) -> list[s
 
 
 class ImageProfile:
-    """How to featurise one image data set: extractor, and per-channel handling for Stacked MNIST."""
+    """How to featurise one image data set: extractor, and per-channel handling for Stacked MNIST.
 
-    def __init__(self, data: str, device="cpu", progress: bool = False):
-        from .features import load_classifier
+    MNIST-like data use the shipped classifier of the data set. Image folders (``data="folder"``,
+    ``dcfg`` giving path/size/val_fraction) use the FID Inception-v3 when ``inception_weights``
+    names its file, else area-downsampled pixels (classifier-free; see ``pixel_extractor``).
+    """
 
-        if data not in IMAGE_SETS:
-            raise GanforgeError(f"no image evaluation for data set '{data}'; use one of {', '.join(IMAGE_SETS)}")
-        self.data = data
-        self.extractor = load_classifier("fashion_mnist" if data == "fashion_mnist" else "mnist", device)
-        self.progress = progress
+    def __init__(self, data: str, device="cpu", progress: bool = False, dcfg=None, inception_weights=None):
+        from .features import load_classifier, pixel_extractor
+
+        self.data, self.dcfg, self.progress = data, dcfg, progress
+        if data == "folder":
+            if dcfg is None or not dcfg.path:
+                raise GanforgeError("evaluating image-folder samples needs the run's data config "
+                                    "(evaluate the run directory, not a bare .npz)")
+            if inception_weights:
+                from .inception import load_fid_inception
+
+                self.extractor = load_fid_inception(inception_weights, device)
+            else:
+                self.extractor = pixel_extractor(16, device)
+        elif data in IMAGE_SETS:
+            self.extractor = load_classifier("fashion_mnist" if data == "fashion_mnist" else "mnist", device)
+        else:
+            raise GanforgeError(f"no image evaluation for data set '{data}'; use one of "
+                                f"{', '.join(IMAGE_SETS + ('folder',))}")
 
     @property
     def key(self) -> str:
         return f"{self.extractor.name}-{self.extractor.sha256[:16]}-s{self.extractor.scale:.6g}"
 
+    @property
+    def reference_split(self) -> str:
+        """The split samples are compared with: the test split, or a folder's held-out images."""
+        if self.data == "folder":
+            return "val" if self.dcfg.val_fraction > 0 else "all"
+        return "test"
+
+    @property
+    def reference_name(self) -> str:
+        if self.data == "folder":
+            from ..data.folder import folder_id
+
+            return f"folder-{folder_id(self.dcfg.path, self.dcfg.size)}-{self.dcfg.size}px-v{self.dcfg.val_fraction:g}"
+        return self.data
+
     def __call__(self, images) -> dict:
-        """{'features', 'probs' (None for stacked), 'digits' (stacked only: N x 3)}."""
+        """{'features', 'probs' (None when there are no classes), 'digits' (stacked only: N x 3)}."""
         images = torch.as_tensor(np.asarray(images))
         if self.data == "stacked_mnist":
             if images.shape[1:] != (3, 28, 28):
@@ -93,33 +125,41 @@ class ImageProfile:
                 digits.append(p.argmax(1))
             return {"features": np.concatenate(feats, 1), "probs": None, "digits": np.stack(digits, 1)}
         feats, probs = self.extractor(images, progress=self.progress)
+        if self.extractor.name.startswith("pixels"):
+            probs = None
         return {"features": feats, "probs": probs, "digits": None}
 
 
-def load_reference_images(data: str, split: str = "test", root=None) -> tuple[torch.Tensor, torch.Tensor]:
+def load_reference_images(data: str, split: str = "test", root=None, dcfg=None) -> tuple[torch.Tensor, torch.Tensor | None]:
     from ..data import load_idx_set, stacked_mnist
 
+    if data == "folder":
+        from ..data.folder import load_folder
+
+        return load_folder(dcfg.path, dcfg.size, split, dcfg.val_fraction), None
     if data == "stacked_mnist":
         return stacked_mnist(split, 0, root)
     return load_idx_set(data, split, root)
 
 
-def reference_features(profile: ImageProfile, split: str = "test", root=None) -> tuple[np.ndarray, np.ndarray]:
+def reference_features(profile: ImageProfile, split: str | None = None, root=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(features, labels) of the reference split, cached by (data set, split, extractor sha256)."""
-    path = cache_dir() / f"{profile.data}_{split}_{profile.key}.npz"
+    split = split or profile.reference_split
+    path = cache_dir() / f"{profile.reference_name}_{split}_{profile.key}.npz"
     if path.is_file():
         try:
             with np.load(path) as f:
-                return f["features"], f["labels"]
+                return f["features"], (f["labels"] if "labels" in f.files else None)
         except (OSError, ValueError, KeyError, EOFError):
             pass  # a damaged or old cache file is recomputed
-    images, labels = load_reference_images(profile.data, split, root)
+    images, labels = load_reference_images(profile.data, split, root, profile.dcfg)
     feats = profile(images)["features"].astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, features=feats, labels=labels.numpy())
+    extra = {} if labels is None else {"labels": labels.numpy()}
+    np.savez(tmp, features=feats, **extra)
     os.replace(tmp, path)
-    return feats, labels.numpy()
+    return feats, None if labels is None else labels.numpy()
 
 
 def intra_class_fid(real: np.ndarray, real_labels: np.ndarray, fake: np.ndarray, fake_labels: np.ndarray) -> dict:
@@ -142,13 +182,24 @@ def class_accuracy(probs: np.ndarray, labels: np.ndarray, num_classes: int = 10)
 
 
 def evaluate_images(images, data: str, metrics: list[str], labels=None, root=None, device="cpu",
-                    progress: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000) -> dict:
-    """Metrics of uint8 images (N x C x 28 x 28) against ``data``'s test split."""
-    profile = ImageProfile(data, device, progress)
+                    progress: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000,
+                    dcfg=None, inception_weights=None) -> dict:
+    """Metrics of uint8 images (N x C x H x W) against ``data``'s reference split."""
+    profile = ImageProfile(data, device, progress, dcfg, inception_weights)
     fake = profile(images)
     out: dict = {}
+    if data == "folder":
+        out["features"] = profile.extractor.name
+        out["reference"] = f"{profile.reference_split} split"
     needs_real = {"fid", "kid", "prdc", "intra_fid"} & set(metrics)
-    real, real_labels = reference_features(profile, "test", root) if needs_real else (None, None)
+    real, real_labels = reference_features(profile, None, root) if needs_real else (None, None)
+    if real is not None and len(real) < 2:
+        raise GanforgeError(f"the reference split has {len(real)} image(s); FID/KID/PRDC need more "
+                            "(raise data.val_fraction or add images)")
+    if "kid" in metrics:
+        kid_subset_size = min(kid_subset_size, len(real), len(fake["features"]))
+    if "prdc" in metrics and min(len(real), len(fake["features"])) <= 5:
+        raise GanforgeError("precision/recall need more than 5 samples and reference images; drop 'prdc' or use more")
     if "fid" in metrics:
         out["fid"] = fid_from_features(real, fake["features"])
     if "kid" in metrics:
@@ -159,8 +210,9 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
         out.update(prdc(real, fake["features"], k_pr=3, k_dc=5))
     if "is" in metrics:
         if fake["probs"] is None:
-            raise GanforgeError(f"the inception score is not defined for {data}; drop 'is' from --metrics")
-        out["is_mean"], out["is_std"] = inception_score(fake["probs"], splits=10)
+            hint = " without --inception-weights" if data == "folder" else ""
+            raise GanforgeError(f"the inception score is not defined for {data}{hint}; drop 'is' from --metrics")
+        out["is_mean"], out["is_std"] = inception_score(fake["probs"], splits=min(10, len(fake["probs"])))
     if "modes" in metrics:
         if fake["digits"] is None:
             raise GanforgeError(f"mode counts need stacked_mnist or a toy mixture, not {data}; drop 'modes'")

@@ -98,5 +98,31 @@ def load_classifier(data: str, device="cpu") -> ClassifierExtractor:
     return ext
 
 
+class _PixelNet(torch.nn.Module):
+    """Images -> area-downsampled pixels in [0, 1] (side x side x C values); no classes."""
+
+    def __init__(self, side: int = 16):
+        super().__init__()
+        self.side = side
+
+    def forward(self, x: torch.Tensor):
+        x = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255.0, self.side)
+        return x.flatten(1), x.new_zeros(len(x), 1)
+
+
+def pixel_extractor(side: int = 16, device="cpu") -> Extractor:
+    """Classifier-free features for any images: pixels after an area downsampling to ``side`` x ``side``.
+
+    FID/KID/PRDC in this space measure colour and layout statistics only; they are a sanity check
+    for image folders without Inception weights and are not comparable to published FIDs.
+    """
+    ext = Extractor(_PixelNet(side), device)
+    ext.name, ext.sha256 = f"pixels{side}", f"pixels{side}"
+    return ext
+
+
+EXTRACTORS.register("pixels")(lambda device="cpu", **_: pixel_extractor(16, device))
 EXTRACTORS.register("mnist_classifier")(lambda device="cpu", **_: load_classifier("mnist", device))
 EXTRACTORS.register("fashion_mnist_classifier")(lambda device="cpu", **_: load_classifier("fashion_mnist", device))
+
+from . import inception as _inception  # noqa: E402,F401  (registers "inception"; imports this module's names)

@@ -180,8 +180,10 @@ class Evaluator(Callback):
     """Metrics of ``n`` generated samples every ``every`` steps (fixed seed, own RNG, so the
     training run is unchanged); results go to every callback's ``on_eval``."""
 
-    def __init__(self, every: int, n: int, metrics: list[str], data_name: str, seed: int):
+    def __init__(self, every: int, n: int, metrics: list[str], data_name: str, seed: int, dcfg=None,
+                 inception_weights: str | None = None):
         self.every, self.n, self.metrics, self.data_name, self.seed = every, n, list(metrics), data_name, seed
+        self.dcfg, self.inception_weights = dcfg, inception_weights or None
 
     def on_step(self, trainer) -> None:
         if self.every and trainer.step % self.every == 0:
@@ -203,7 +205,8 @@ class Evaluator(Callback):
         samples = {"points": x.numpy()} if self.data_name in TOY_SETS else {"images": to_uint8(x).numpy()}
         if labels is not None:
             samples["labels"] = labels.cpu().numpy()
-        result = evaluate_samples(samples, self.data_name, self.metrics)
+        result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg,
+                                  inception_weights=self.inception_weights)
         for cb in trainer.callbacks:
             cb.on_eval(trainer, result)
         return result

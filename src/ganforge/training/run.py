@@ -55,7 +55,8 @@ def make_callbacks(cfg: Config, run_dir: Path, info, progress: bool | None = Non
         callbacks.append(tb)
     callbacks.append(SampleWriter(run_dir / "samples", cfg.log.sample_every, cfg.log.n_samples, info, cfg.seed, tb))
     if cfg.eval.every:
-        callbacks.append(Evaluator(cfg.eval.every, cfg.eval.n, cfg.eval.metrics, cfg.data.name, cfg.seed))
+        callbacks.append(Evaluator(cfg.eval.every, cfg.eval.n, cfg.eval.metrics, cfg.data.name, cfg.seed,
+                                   cfg.data, cfg.eval.inception_weights))
     callbacks.append(Checkpointer(run_dir / "checkpoints", cfg.log.checkpoint_every, cfg.log.keep_every))
     return callbacks
 

@@ -123,7 +123,9 @@ class Trainer:
             d_loss = total = obj.d_loss(real_logits, fake_logits)
             class_loss = zero
             if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real and fake
-                class_loss = F.cross_entropy(real_cls, y_real) + F.cross_entropy(fake_cls, y_fake)
+                class_loss = F.cross_entropy(real_cls, y_real)
+                if cfg.loss.aux_fake_d:
+                    class_loss = class_loss + F.cross_entropy(fake_cls, y_fake)
                 total = total + aux_weight * class_loss
             penalty = None
             if penalties.active:

@@ -1,0 +1,243 @@
+"""A folder of images (``data.name=folder data.path=DIR``) as one in-memory uint8 tensor.
+
+Files with the extensions jpg, jpeg, png, webp and bmp are found recursively (sorted by relative
+path; hidden files and folders are skipped). Each image is decoded with Pillow, converted to RGB
+(grayscale, palette, RGBA and 16-bit images included; EXIF rotation is applied), centre-cropped to
+a square of side min(width, height) and resized to ``size`` x ``size`` with bicubic filtering
+(Pillow's antialiased ``Image.BICUBIC``). Unreadable files are skipped with one warning line.
+
+The decoded array (all images, before the train/val split) is cached as ``.npy`` in
+``DIR/.ganforge_cache/``, or, when DIR is not writable, in ``$GANFORGE_CACHE/folders/<id>/``
+(default ``~/.cache/ganforge/folders/<id>/``). The cache file name holds a fingerprint of the
+files' relative paths, sizes and modification times, so any change re-decodes the folder.
+
+The "val" split ("test" is an alias) is a fixed fraction ``val_fraction`` of the images, drawn
+by a permutation with its own seed (0), independent of the training seed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import GanforgeError
+
+EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+SPLITS = ("train", "val", "test", "all")
+CACHE_SUBDIR = ".ganforge_cache"
+FORMAT_VERSION = 1  # bump when decoding changes, so that old caches are not reused
+SPLIT_SEED = 0
+_WORKERS = max(1, min(8, os.cpu_count() or 1))  # Pillow releases the GIL while decoding
+
+
+def _folder(path) -> Path:
+    """The image folder named by ``path`` (``~`` expanded, absolute), or a one-line error."""
+    if path is None or not str(path).strip():
+        raise GanforgeError("data.name=folder needs data.path=DIR (a folder of images)")
+    folder = Path(os.path.abspath(Path(str(path)).expanduser()))
+    if not folder.exists():
+        raise GanforgeError(f"data.path={folder}: no such directory (it should be a folder of images)")
+    if not folder.is_dir():
+        raise GanforgeError(f"data.path={folder} is not a directory (it should be a folder of images)")
+    return folder
+
+
+def list_images(path) -> list[Path]:
+    """The image files under ``path`` (recursive, sorted by relative path, hidden entries skipped).
+
+    Raises :class:`GanforgeError` when ``path`` is not a directory or holds no image files.
+    """
+    root = _folder(path)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if not name.startswith(".") and name.lower().endswith(EXTENSIONS):
+                found.append(Path(dirpath, name))
+    if not found:
+        raise GanforgeError(f"no images (jpg/png/webp/bmp) found under {root}")
+    return sorted(found, key=lambda f: f.relative_to(root).as_posix())
+
+
+def folder_fingerprint(files: list[Path], root, size: int) -> str:
+    """sha1 (hex) of the files' (relative path, byte size, mtime_ns), the image size and the format."""
+    h = hashlib.sha1(f"ganforge-folder v{FORMAT_VERSION} size={int(size)}\n".encode())
+    root = Path(root)
+    for f in sorted(files, key=lambda f: f.relative_to(root).as_posix()):
+        st = f.stat()
+        h.update(f"{f.relative_to(root).as_posix()}\t{st.st_size}\t{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def folder_id(path, size: int) -> str:
+    """A short hex id of a folder's current image files at ``size`` (e.g. to key cached statistics)."""
+    files = list_images(path)
+    return folder_fingerprint(files, _folder(path), size)[:16]
+
+
+def _user_cache_dir(root: Path) -> Path:
+    env = os.environ.get("GANFORGE_CACHE")
+    if env:
+        base = Path(env).expanduser()
+    else:
+        base = Path(os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")) / "ganforge"
+    return base / "folders" / hashlib.sha1(str(root).encode()).hexdigest()[:16]
+
+
+def _cache_dirs(root: Path) -> list[Path]:
+    """Where the cache may live, in order of preference: inside the folder, then the user cache."""
+    return [root / CACHE_SUBDIR, _user_cache_dir(root)]
+
+
+def _prepare_cache_dir(directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _read_cache(path: Path, size: int, max_n: int) -> np.ndarray | None:
+    try:
+        arr = np.load(path, allow_pickle=False)
+    except Exception:  # missing, truncated or not an .npy file: rebuild it
+        return None
+    if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[1:] != (3, size, size) or not 1 <= len(arr) <= max_n:
+        return None
+    return arr
+
+
+def _write_cache(arr: np.ndarray, root: Path, fname: str, size: int) -> Path | None:
+    """Write atomically to the first writable cache dir, removing stale caches of this size there."""
+    errors = []
+    for directory in _cache_dirs(root):
+        tmp = None
+        try:
+            directory = _prepare_cache_dir(directory)
+            fd, tmp = tempfile.mkstemp(dir=directory, prefix=fname, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, arr)
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is as readable as a normal file
+            os.replace(tmp, directory / fname)
+            tmp = None
+        except OSError as exc:
+            errors.append(f"{directory}: {exc.strerror or exc}")
+            continue
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+        for old in directory.glob(f"folder_{size}px_*.npy"):
+            if old.name != fname:
+                try:
+                    old.unlink()
+                except OSError:
+                    pass
+        return directory / fname
+    print(f"warning: could not cache the decoded images ({'; '.join(errors)})", file=sys.stderr)
+    return None
+
+
+def _to_rgb(img):
+    from PIL import Image, ImageOps
+
+    img = ImageOps.exif_transpose(img)
+    if img.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N"):  # 16-bit grayscale: keep the top 8 bits
+        img = Image.fromarray((np.asarray(img, dtype=np.int64) >> 8).clip(0, 255).astype(np.uint8))
+    elif img.mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    return img.convert("RGB")
+
+
+def _decode(path: Path, size: int) -> np.ndarray | None:
+    """One image as 3 x size x size uint8 (centre square, bicubic), or None when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale that still covers size
+            img.load()  # inside the try, so that truncated files surface here
+            img = _to_rgb(img)
+            w, h = img.size
+            s = min(w, h)
+            left, top = (w - s) // 2, (h - s) // 2
+            img = img.resize((size, size), Image.BICUBIC, box=(left, top, left + s, top + s))
+            return np.asarray(img, dtype=np.uint8).transpose(2, 0, 1)
+    except Exception:
+        return None
+
+
+def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> np.ndarray:
+    from tqdm import tqdm
+
+    out = np.empty((len(files), 3, size, size), np.uint8)
+    n, skipped = 0, []
+    with ThreadPoolExecutor(_WORKERS) as pool:
+        results = pool.map(lambda f: _decode(f, size), files)
+        for f, arr in tqdm(zip(files, results), total=len(files), desc=f"decoding {len(files)} images",
+                           unit="img", disable=not progress, leave=False):
+            if arr is None:
+                skipped.append(f.relative_to(root).as_posix())
+            else:
+                out[n] = arr
+                n += 1
+    if n == 0:
+        raise GanforgeError(f"none of the {len(files)} image files under {root} could be read "
+                            f"(e.g. {', '.join(skipped[:3])}); are they valid images?")
+    if skipped:
+        print(f"warning: skipped {len(skipped)} unreadable image(s) under {root}, e.g. {', '.join(skipped[:3])}",
+              file=sys.stderr)
+    return out[:n] if n < len(files) else out
+
+
+def split_indices(n: int, split: str, val_fraction: float) -> np.ndarray:
+    """Sorted indices of ``split`` among ``n`` images (a fixed permutation, seed 0)."""
+    if split == "all":
+        return np.arange(n)
+    n_val = int(round(n * val_fraction))
+    if val_fraction > 0 and n_val == 0 and n >= 2:
+        n_val = 1
+    perm = np.random.default_rng(SPLIT_SEED).permutation(n)
+    idx = np.sort(perm[:n_val] if split in ("val", "test") else perm[n_val:])
+    if len(idx) == 0:
+        raise GanforgeError(f"data.split={split} is empty: {n} image(s) with data.val_fraction={val_fraction} "
+                            f"leave {n - n_val} for train and {n_val} for val")
+    return idx
+
+
+def _check_args(size, split: str, val_fraction) -> None:
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 8:
+        raise GanforgeError(f"data.size must be an integer >= 8, got {size!r}")
+    if split not in SPLITS:
+        raise GanforgeError(f"data.split must be one of {', '.join(SPLITS)} for data.name=folder, got '{split}'")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
+        raise GanforgeError(f"data.val_fraction must be in [0, 1), got {val_fraction!r}")
+    if split in ("val", "test") and val_fraction == 0:
+        raise GanforgeError(f"data.split={split} needs data.val_fraction > 0 (e.g. data.val_fraction=0.05)")
+
+
+def load_folder(path, size: int = 64, split: str = "train", val_fraction: float = 0.0, cache: bool = True,
+                progress: bool = True) -> torch.Tensor:
+    """The images of a folder's ``split`` as an N x 3 x size x size uint8 tensor (file order)."""
+    _check_args(size, split, val_fraction)
+    size = int(size)
+    files = list_images(path)
+    root = _folder(path)
+    fname = f"folder_{size}px_{folder_fingerprint(files, root, size)[:20]}.npy"
+    arr = None
+    if cache:
+        for directory in _cache_dirs(root):
+            arr = _read_cache(directory / fname, size, len(files))
+            if arr is not None:
+                break
+    if arr is None:
+        arr = _decode_all(files, root, size, progress)
+        if cache:
+            _write_cache(arr, root, fname, size)
+    idx = split_indices(len(arr), split, float(val_fraction))
+    if len(idx) < len(arr):
+        arr = arr[idx]
+    return torch.from_numpy(np.ascontiguousarray(arr))
