@@ -57,6 +57,37 @@ def test_projection_logit_by_hand():
         D.head(h)
 
 
+@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+def test_conditional_batch_norm_per_class_gain_and_bias(arch):
+    from ganforge.models.conditioning import ConditionalBatchNorm
+
+    m = mcfg("acgan", arch)
+    m.g_cbn, m.g.norm = True, "batch"
+    G = build_generator(m, INFO)
+    cbns = [x for x in G.modules() if isinstance(x, ConditionalBatchNorm)]
+    assert cbns and all(c.gain.weight.shape[0] == 10 for c in cbns)
+    # by hand: normalise with the batch statistics, then gain[y] and bias[y]
+    cbn = cbns[0]
+    with torch.no_grad():
+        cbn.gain.weight.normal_()
+        cbn.bias.weight.normal_()
+    spatial = (3, 3) if arch == "dcgan" else ()
+    x, y = torch.randn(6, cbn.gain.weight.shape[1], *spatial), torch.tensor([0, 1, 2, 2, 5, 9])
+    dims, extra = ((0, 2, 3), (None, None)) if spatial else ((0,), ())
+    mean, var = x.mean(dims, keepdim=True), x.var(dims, unbiased=False, keepdim=True)
+    gain, bias = cbn.gain.weight[y][(...,) + extra], cbn.bias.weight[y][(...,) + extra]
+    by_hand = (x - mean) / torch.sqrt(var + 1e-5) * gain + bias
+    assert torch.allclose(cbn(x, y), by_hand, atol=1e-5)
+    # class weights (label morphing): a one-hot row gives exactly the class's output
+    G.eval()
+    z = torch.randn(3, 8)
+    hard = torch.tensor([1, 4, 7])
+    assert torch.allclose(G(z, hard), G(z, F.one_hot(hard, 10).float()), atol=1e-6)
+    m.g.norm = "layer"
+    with pytest.raises(GanforgeError, match="g_cbn"):
+        build_generator(m, INFO)
+
+
 def test_conditioning_needs_labels_and_no_packing():
     with pytest.raises(GanforgeError, match="labelled data set"):
         build_generator(mcfg("acgan"), DataInfo("points", (2,)))
@@ -128,8 +159,10 @@ def test_conditional_resume_is_exact(fake_mnist):
         assert x["d_loss"] == pytest.approx(y["d_loss"], abs=1e-6) and x["g_loss"] == pytest.approx(y["g_loss"], abs=1e-6)
 
 
-def test_interpolation_and_report(fake_mnist):
-    train(small_config(**COND), run_dir="r")
+@pytest.mark.parametrize("cbn", [False, True])
+def test_interpolation_and_report(fake_mnist, cbn):
+    model = dict(COND["model"], g_cbn=cbn, g=dict(COND["model"]["g"], norm="batch"))
+    train(small_config(**dict(COND, model=model)), run_dir="r")
     assert main(["interpolate", "r", "--steps", "5", "--rows", "3", "--out", "i.png"]) == 0
     assert Image.open("i.png").size == (2 * (5 * 30 + 2), 2 * (3 * 30 + 2))
     assert main(["interpolate", "r", "--steps", "4", "--rows", "2", "--morph", "1", "7", "--out", "m.png"]) == 0

@@ -60,6 +60,7 @@ class ModelConfig:
     channels_last: bool = False  # dcgan: channels_last memory format (faster convolutions on some hardware)
     conditioning: str = "none"  # none | acgan | projection (labels from the data set)
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
+    g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
     g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
     d: NetConfig = field(default_factory=NetConfig)
 

@@ -123,12 +123,12 @@ def interpolate_to_file(run_dir: str | Path, out: str | Path, steps: int = 10, r
     if morph is not None:
         if not classes:
             raise GanforgeError("--morph needs a conditional run")
-        a, b = (sample_labels(cfg, 1, k) for k in morph)
-        emb = G.cond.embed.weight
-        e = (1 - t) * emb[a] + t * emb[b]  # 1 x steps x dim
-        z = z0.unsqueeze(1).expand(rows, steps, dim)
-        inputs = z * e if G.cond.mode == "multiply" else torch.cat([z, e.expand(rows, steps, -1)], dim=2)
-        x = G.synthesize(inputs.reshape(rows * steps, -1))
+        a, b = (int(sample_labels(cfg, 1, k)) for k in morph)
+        weights = torch.zeros(steps, classes)  # class weights moving from one-hot a to one-hot b
+        weights[:, a] = 1 - t.view(-1)
+        weights[:, b] += t.view(-1)
+        z = z0.unsqueeze(1).expand(rows, steps, dim).reshape(rows * steps, dim)
+        x = G(z, weights.repeat(rows, 1))
     else:
         a, b = z0.unsqueeze(1).expand(rows, steps, dim), z1.unsqueeze(1).expand(rows, steps, dim)
         z = slerp(a, b, t) if method == "slerp" else (1 - t) * a + t * b

@@ -1,7 +1,11 @@
 """Conditioning as an ingredient (``model.conditioning = none | acgan | projection``).
 
 - Generator side, :class:`LabelInput`: a label embedding combined with the noise, multiplied
-  into it (``model.g_label = "multiply"``, the AC-GAN tutorial's choice) or concatenated to it.
+  into it (``model.g_label = "multiply"``, the AC-GAN tutorial's choice) or concatenated to it;
+  optionally :class:`ConditionalBatchNorm` (``model.g_cbn = true``): every batch norm of G gets
+  per-class gains and biases (de Vries et al. 2017; the SNGAN/BigGAN generators).
+- Labels are class indices (N,) or, for label morphing, class weights (N x K, rows summing to 1):
+  embeddings are then the weighted mixtures of the class embeddings.
 - Discriminator side, :class:`OutputHead` on D's last features h:
   ``none``: logit = w.h + b; ``acgan`` (Odena et al. 2017): the same logit plus an auxiliary
   class head (raw class logits; the class loss is cross-entropy on them); ``projection``
@@ -38,8 +42,49 @@ class LabelInput(nn.Module):
     def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if y is None:
             raise GanforgeError("this generator is conditional: give labels (e.g. ganforge sample RUN --label 3)")
-        e = self.embed(y)
+        e = embed_labels(self.embed, y)
         return z * e if self.mode == "multiply" else torch.cat([z, e], dim=1)
+
+
+def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
+    """Class indices (N,) -> embeddings; class weights (N x K floats) -> mixtures of embeddings."""
+    if y.is_floating_point():
+        return y @ embedding.weight
+    return embedding(y)
+
+
+class ConditionalBatchNorm(nn.Module):
+    """Batch norm without its own affine part, then a gain and a bias looked up per class."""
+
+    def __init__(self, channels: int, num_classes: int, spatial: bool):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels, affine=False) if spatial else nn.BatchNorm1d(channels, affine=False)
+        self.gain = nn.Embedding(num_classes, channels)
+        self.bias = nn.Embedding(num_classes, channels)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
+        return self.bn(x) * embed_labels(self.gain, y).view(shape) + embed_labels(self.bias, y).view(shape)
+
+
+def conditional_norm(mcfg, net, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
+    """G's norm layer: conditional batch norm when ``model.g_cbn`` is on, else ``model.g.norm``."""
+    from .layers import norm_layer
+
+    if mcfg is not None and mcfg.conditioning != "none" and getattr(mcfg, "g_cbn", False):
+        if net.norm != "batch":
+            raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{net.norm}'")
+        return ConditionalBatchNorm(channels, num_classes, spatial)
+    return norm_layer(net.norm, channels, spatial)
+
+
+def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """``layers(x)``, giving the labels to the conditional batch norms among them."""
+    for layer in layers:
+        x = layer(x, y) if isinstance(layer, ConditionalBatchNorm) else layer(x)
+    return x
 
 
 def label_input(mcfg, num_classes: int) -> LabelInput | None:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, label_input
+from .conditioning import OutputHead, conditional_norm, label_input, run_layers
 from .layers import activation, apply_spectral_norm, norm_layer
 
 
@@ -50,7 +50,8 @@ class DCGANGenerator(nn.Module):
         self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
         in_dim = self.cond.out_dim if self.cond else latent_dim
         self.project = _seq(nn.Linear(in_dim, c * self.base * self.base, bias=net.norm == "none"))
-        self.project_norm = _seq(norm_layer(net.norm, c, spatial=True), activation(net.activation, net.negative_slope))
+        self.project_norm = _seq(conditional_norm(mcfg, net, c, num_classes, spatial=True),
+                                 activation(net.activation, net.negative_slope))
         blocks = []
         for i in range(self.k):
             last = i == self.k - 1
@@ -60,7 +61,7 @@ class DCGANGenerator(nn.Module):
                 out = {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": None}[net.output]
                 blocks.append(_seq(conv, out))
             else:
-                blocks.append(_seq(conv, norm_layer(net.norm, c_out, spatial=True),
+                blocks.append(_seq(conv, conditional_norm(mcfg, net, c_out, num_classes, spatial=True),
                                    activation(net.activation, net.negative_slope)))
             c = c_out
         self.blocks = nn.Sequential(*blocks)
@@ -69,14 +70,17 @@ class DCGANGenerator(nn.Module):
             apply_spectral_norm(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synthesize(self.cond(z, y) if self.cond is not None else z)
+        return self.synthesize(self.cond(z, y) if self.cond is not None else z, y)
 
-    def synthesize(self, h: torch.Tensor) -> torch.Tensor:
-        """The network after conditioning: input vectors (noise combined with the label) -> images."""
+    def synthesize(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The network after the input conditioning: input vectors (noise combined with the label)
+        -> images; ``y`` reaches the conditional batch norms, when there are any."""
         x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = self.blocks(self.project_norm(x))
+        x = run_layers(self.project_norm, x, y)
+        for block in self.blocks:
+            x = run_layers(block, x, y)
         return x * 2.0 - 1.0 if self.output == "sigmoid" else x
 
 

@@ -8,15 +8,15 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, label_input
-from .layers import activation, apply_spectral_norm, norm_layer
+from .conditioning import OutputHead, conditional_norm, label_input, run_layers
+from .layers import activation, apply_spectral_norm
 
 
-def _hidden_layers(in_dim: int, net) -> tuple[list[nn.Module], int]:
+def _hidden_layers(in_dim: int, net, mcfg=None, num_classes: int = 0) -> tuple[list[nn.Module], int]:
     layers: list[nn.Module] = []
     for width in net.hidden:
         layers.append(nn.Linear(in_dim, width))
-        norm = norm_layer(net.norm, width, spatial=False)
+        norm = conditional_norm(mcfg, net, width, num_classes, spatial=False)
         if norm is not None:
             layers.append(norm)
         layers.append(activation(net.activation, net.negative_slope))
@@ -34,7 +34,7 @@ class MLPGenerator(nn.Module):
         self.latent_dim = latent_dim
         self.shape = tuple(shape)
         self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
-        layers, width = _hidden_layers(self.cond.out_dim if self.cond else latent_dim, net)
+        layers, width = _hidden_layers(self.cond.out_dim if self.cond else latent_dim, net, mcfg, num_classes)
         layers.append(nn.Linear(width, math.prod(self.shape)))
         if net.output == "tanh":
             layers.append(nn.Tanh())
@@ -45,11 +45,12 @@ class MLPGenerator(nn.Module):
             apply_spectral_norm(self.net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synthesize(self.cond(z, y) if self.cond is not None else z)
+        return self.synthesize(self.cond(z, y) if self.cond is not None else z, y)
 
-    def synthesize(self, h: torch.Tensor) -> torch.Tensor:
-        """The network after conditioning: input vectors (noise combined with the label) -> samples."""
-        return self.net(h).view(h.shape[0], *self.shape)
+    def synthesize(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The network after the input conditioning: input vectors (noise combined with the label)
+        -> samples; ``y`` reaches the conditional batch norms, when there are any."""
+        return run_layers(self.net, h, y).view(h.shape[0], *self.shape)
 
 
 class _ScaledSigmoid(nn.Module):
