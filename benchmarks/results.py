@@ -76,8 +76,9 @@ def main() -> None:
     from ganforge.viz import plot_eval_curves
 
     runs = {n: ROOT / "runs" / "results" / n for n in CURVES if (ROOT / "runs" / "results" / n).is_dir()}
-    plot_eval_curves(runs, ROOT / "docs" / "images" / "fid_curves.png",
-                     title="MNIST FID (2,000 samples) during training")
+    if len(runs) == len(CURVES):  # a partial re-run keeps the existing picture
+        plot_eval_curves(runs, ROOT / "docs" / "images" / "fid_curves.png",
+                         title="MNIST FID (2,000 samples) during training")
     (ROOT / "docs" / "results.md").write_text(render(results))
     print(f"wrote {store} and docs/results.md")
 

@@ -119,6 +119,26 @@ def test_acgan_class_loss_is_cross_entropy_on_raw_logits(fake_mnist):
     assert all("d_class_loss" in r and r["d_class_loss"] > 0 for r in rec)
 
 
+@pytest.mark.parametrize("aux_fake_d", [False, True])
+def test_acgan_class_loss_on_real_only_or_also_on_fakes(fake_mnist, aux_fake_d):
+    from ganforge.build import build_experiment
+    from ganforge.training.trainer import Trainer
+
+    cfg = small_config(**dict(COND, loss={"aux_fake_d": aux_fake_d}))
+    trainer = Trainer(build_experiment(cfg))
+    state = trainer.data.state_dict()
+    real, y = trainer.data.next()
+    with torch.no_grad():
+        real_ce = F.cross_entropy(trainer.D(real, return_classes=True)[1], y).item()
+    trainer.data.load_state_dict(state)  # the step sees the same real batch
+    trainer.train_step()
+    logged = trainer.flush_stats()["d_class_loss"]
+    if aux_fake_d:
+        assert logged > real_ce + 0.5  # + cross-entropy of the fakes (about log 10 for an untrained D)
+    else:
+        assert logged == pytest.approx(real_ce, rel=1e-5)
+
+
 def test_per_class_grid_rows_differ_only_by_label(fake_mnist):
     train(small_config(**COND), run_dir="r")
     grid = np.asarray(Image.open("r/samples/step_000020.png"))

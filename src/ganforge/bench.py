@@ -25,6 +25,7 @@ import torch
 
 from .build import build_experiment
 from .config import load_config
+from .errors import GanforgeError
 from .training.callbacks import JsonlLogger, ProgressBar
 from .training.trainer import Trainer, sample_latent
 
@@ -80,6 +81,12 @@ def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300,
               repeats: int = 3) -> dict:
     cfg = load_config(config, overrides)
     cfg.log.progress = False
+    extras = [name for name, on in (("model.conditioning=none", cfg.model.conditioning != "none"),
+                                    ("loss.gp_weight=0", cfg.loss.gp_weight), ("loss.r1_gamma=0", cfg.loss.r1_gamma),
+                                    ("train.ema_kimg=0", cfg.train.ema_kimg)) if on]
+    if extras:
+        raise GanforgeError("ganforge bench compares the trainer with a bare loop of plain unconditional GAN steps; "
+                            f"this config needs more; bench it with: {' '.join(extras)}")
     images_per_step = cfg.data.batch_size * cfg.train.d_steps
     with tempfile.TemporaryDirectory() as tmp:
         exp = build_experiment(cfg)
