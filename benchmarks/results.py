@@ -80,7 +80,20 @@ def main() -> None:
         plot_eval_curves(runs, ROOT / "docs" / "images" / "fid_curves.png",
                          title="MNIST FID (2,000 samples) during training")
     (ROOT / "docs" / "results.md").write_text(render(results))
-    print(f"wrote {store} and docs/results.md")
+    update_readme(render(results))
+    print(f"wrote {store}, docs/results.md and the README's results section")
+
+
+def update_readme(markdown: str) -> None:
+    """Put the tables (without their title) between the README's results markers."""
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if start not in text or end not in text:
+        return
+    body = markdown.split("\n", 2)[2].replace("\n## ", "\n### ")
+    head, rest = text.split(start, 1)
+    readme.write_text(head + start + "\n" + body + rest[rest.index(end):])
 
 
 def regularizers(cfg) -> str:
@@ -166,4 +179,11 @@ def render(results: dict) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    if sys.argv[1:] == ["--render-only"]:  # re-render docs/results.md and the README from results.json
+        data = json.loads((ROOT / "docs" / "results.json").read_text())
+        (ROOT / "docs" / "results.md").write_text(render(data))
+        update_readme(render(data))
+    else:
+        main()
