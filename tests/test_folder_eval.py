@@ -84,6 +84,9 @@ def test_folder_run_evaluates_against_its_held_out_split(tmp_path, monkeypatch):
     assert r["fid"] >= 0 and np.isfinite(r["kid_mean"]) and 0 <= r["precision"] <= 1
     assert json.loads((run / "eval.json").read_text())["fid"] == r["fid"]
     assert list((tmp_path / "cache").glob("folder-*_val_pixels16-*.npz"))  # reference stats cached
+    # what the folder's own training images score against the same held-out split
+    real = run_eval(None, "fid,prdc", baseline=str(run), progress=False)
+    assert real["n"] == 36 and real["features"] == "pixels16" and real["fid"] < r["fid"]
 
 
 def test_folder_eval_with_inception_weights_file(tmp_path, monkeypatch, capsys):

@@ -127,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data", default=None, help="data set of an .npz that does not record it")
     e.add_argument("--real-baseline", metavar="DATA", default=None,
-                   help="score 10k real training images against the test split instead")
+                   help="score 10k real training images against the test split instead "
+                        "(DATA: a data set name, or an image-folder run directory: its train vs val split)")
     e.add_argument("--json", default=None, help="also write the result to this file")
     e.add_argument("--inception-weights", metavar="FILE", default=None,
                    help="image folders: FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, "

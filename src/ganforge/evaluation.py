@@ -88,7 +88,22 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     names the weights file, else in downsampled pixels.
     """
     run_dir, step, dcfg = None, None, None
-    if baseline:
+    if baseline and Path(baseline).is_dir():  # an image-folder run: its training split vs its held-out split
+        from .data.folder import load_folder
+        from .training.run import load_run_config
+
+        cfg, _ = load_run_config(baseline)
+        if cfg.data.name != "folder":
+            raise GanforgeError(f"--real-baseline RUN_DIR is for image-folder runs; for {cfg.data.name} "
+                                f"use --real-baseline {cfg.data.name}")
+        images = load_folder(cfg.data.path, cfg.data.size, "train", cfg.data.val_fraction)
+        gen = torch.Generator()
+        gen.manual_seed(seed)
+        idx = torch.randperm(len(images), generator=gen)[:n or default_n("folder")]
+        samples, name, dcfg = {"images": images[idx].numpy()}, "folder", cfg.data
+        label = f"real training images of {cfg.data.path}"
+        inception_weights = inception_weights or cfg.eval.inception_weights or None
+    elif baseline:
         samples, name, label = real_baseline(baseline, n, seed), baseline, f"real {baseline} train"
     elif source is None:
         raise GanforgeError("give a run directory or a samples .npz (or --real-baseline DATA)")
