@@ -119,6 +119,26 @@ def test_acgan_class_loss_is_cross_entropy_on_raw_logits(fake_mnist):
     assert all("d_class_loss" in r and r["d_class_loss"] > 0 for r in rec)
 
 
+@pytest.mark.parametrize("loss", ["minimax", "non_saturating", "max_likelihood", "wasserstein", "hinge",
+                                  "least_squares"])
+@pytest.mark.parametrize("conditioning", ["acgan", "projection"])
+def test_every_loss_trains_conditionally(fake_mnist, loss, conditioning):
+    from ganforge.build import build_experiment
+    from ganforge.training.trainer import Trainer
+
+    model = dict(COND["model"], conditioning=conditioning)
+    extra = {"gp_weight": 10.0} if loss == "wasserstein" else {}
+    trainer = Trainer(build_experiment(small_config(**dict(COND, model=model, loss={"name": loss, **extra},
+                                                           train={"steps": 3}))))
+    before = [p.detach().clone() for p in trainer.G.parameters()]
+    for _ in range(3):
+        trainer.train_step()
+    rec = trainer.flush_stats()
+    assert all(np.isfinite(v) for k, v in rec.items() if isinstance(v, float))
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))  # G learns
+    assert ("d_class_loss" in rec) == (conditioning == "acgan")
+
+
 @pytest.mark.parametrize("aux_fake_d", [False, True])
 def test_acgan_class_loss_on_real_only_or_also_on_fakes(fake_mnist, aux_fake_d):
     from ganforge.build import build_experiment
