@@ -135,6 +135,9 @@ def test_load_and_run_matches_direct_network(ext, weights_file, state):
         f, logits = net.eval()(rgb)
     np.testing.assert_allclose(feats, f.double().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(probs, torch.softmax(logits.double(), 1).numpy(), rtol=1e-5, atol=1e-9)
+    # IS logits as the TF code and torch-fidelity compute them: pool features times fc's weights, no bias
+    torch.testing.assert_close(logits, f @ net.fc.weight.T)
+    assert not torch.allclose(logits, net.fc(f))
 
     ext.batch_size = 1  # batching does not change the result
     try:

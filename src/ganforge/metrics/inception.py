@@ -172,10 +172,10 @@ class FIDInceptionV3(nn.Module):
     Input: N x C x H x W uint8 (C = 1 is repeated to 3 channels; float input is taken to be in
     [0, 255] too), any H x W: it is resized to 299 x 299 and mapped to [-1, 1] here.
 
-    The logits are the full 1008 outputs of ``fc`` (weights and bias). :class:`Extractor` turns them
-    into a softmax over all 1008; for the Inception Score some tools instead take the softmax over
-    ``logits[:, 1:1001]`` (the ImageNet classes), and the original TF IS code and torch-fidelity use
-    ``features @ fc.weight.T`` without the bias -- each gives slightly different IS values.
+    The logits are ``features @ fc.weight.T`` over all 1008 outputs, **without fc's bias**, as the
+    original TF Inception Score code (Salimans et al. 2016) and torch-fidelity compute them, so that
+    IS values are comparable with published ones (:class:`Extractor` takes the softmax over all 1008).
+    Some other tools add the bias or keep only ``logits[:, 1:1001]``; each gives slightly different IS.
     """
 
     def __init__(self):
@@ -216,7 +216,7 @@ class FIDInceptionV3(nn.Module):
                    self.Mixed_6b, self.Mixed_6c, self.Mixed_6d, self.Mixed_6e, self.Mixed_7a,  # -> 8
                    self.Mixed_7b, self.Mixed_7c)
         features = F.adaptive_avg_pool2d(x, 1).flatten(1)
-        return features, self.fc(features)
+        return features, features @ self.fc.weight.T  # unbiased logits, as the TF IS code
 
 
 class InceptionExtractor(Extractor):
