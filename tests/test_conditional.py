@@ -225,7 +225,10 @@ def test_slerp_endpoints_and_norm():
 
 @pytest.mark.parametrize("conditioning", ["none", "acgan"])
 def test_export_round_trips(fake_mnist, conditioning):
-    cfg = dict(COND, model=dict(COND["model"], conditioning=conditioning), train={"steps": 5, "ema_kimg": 0.05})
+    model = dict(COND["model"], conditioning=conditioning)
+    if conditioning == "acgan":  # with conditional batch norm in G too
+        model.update(g_cbn=True, g=dict(COND["model"]["g"], norm="batch"))
+    cfg = dict(COND, model=model, train={"steps": 5, "ema_kimg": 0.05})
     run_dir, _, _ = train(small_config(**cfg), run_dir="r")
     from ganforge.sampling import load_generator
 
@@ -238,7 +241,7 @@ def test_export_round_trips(fake_mnist, conditioning):
     ts = torch.jit.load("g.pt")
     got = ts(z, labels) if conditioning != "none" else ts(z)
     assert torch.allclose(got, want, atol=1e-6)
-    meta = json.loads(Path("g.json").read_text())
+    meta = json.loads(Path("g.pt.json").read_text())
     assert meta["inputs"]["z"]["shape"] == ["batch", 4] and meta["output"]["range"] == [-1.0, 1.0]
     assert meta["ema_weights"] is True and ("labels" in meta["inputs"]) == (conditioning != "none")
 
@@ -250,3 +253,5 @@ def test_export_round_trips(fake_mnist, conditioning):
         feeds["labels"] = labels.numpy()
     (out,) = sess.run(None, feeds)
     assert np.allclose(out, want.numpy(), atol=1e-5)
+    assert json.loads(Path("g.onnx.json").read_text())["file"] == "g.onnx"  # beside g.pt.json, not over it
+    assert json.loads(Path("g.pt.json").read_text())["file"] == "g.pt"

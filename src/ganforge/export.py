@@ -40,7 +40,7 @@ class _Conditional(nn.Module):
 
 
 def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | Path | None = None) -> tuple[Path, Path]:
-    """Write the generator and ``<out>.json``; returns both paths."""
+    """Write the generator and ``<out>.json`` (e.g. generator.onnx.json); returns both paths."""
     if fmt not in ("torchscript", "onnx"):
         raise GanforgeError(f"--format must be torchscript or onnx, got '{fmt}'")
     G, cfg = load_generator(run_dir)
@@ -78,6 +78,6 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
     }
     if classes:
         meta["inputs"]["labels"] = {"shape": ["batch"], "dtype": "int64", "num_classes": classes}
-    meta_path = out.with_suffix(".json")
+    meta_path = out.with_name(out.name + ".json")  # one per format: both exports can sit side by side
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return out, meta_path
