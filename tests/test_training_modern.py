@@ -88,3 +88,14 @@ def test_sampling_uses_the_ema_generator(fake_mnist):
     for a, b in zip(G.state_dict().values(), trainer.ema.model.state_dict().values()):
         assert torch.equal(a, b)
     assert not all(torch.equal(a, b) for a, b in zip(G.state_dict().values(), trainer.G.state_dict().values()))
+
+
+def test_extending_a_decayed_run_says_how_the_schedule_changes(fake_mnist, capsys):
+    sections = dict(MODERN, train={"steps": 6}, log={"every": 1, "checkpoint_every": 0})
+    run, _, _ = train(small_config(**sections), run_dir="r")
+    capsys.readouterr()
+    resume(run)  # finished and unchanged: no note
+    assert "note:" not in capsys.readouterr().err
+    resume(run, ["train.steps=12"])
+    err = capsys.readouterr().err
+    assert "note: optim.schedule=linear now spans 12 steps" in err and "at step 6" in err

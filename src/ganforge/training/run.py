@@ -98,6 +98,16 @@ def load_run_config(run_dir: str | Path, overrides: list[str] | None = None) -> 
     return cfg, state
 
 
+def _note_schedule_change(trainer: Trainer) -> None:
+    """A resumed run whose length changed re-plans its lr decay: say so (one line) when lr jumps."""
+    for sched in trainer.schedulers[:1]:
+        group = sched.optimizer.param_groups[0]
+        now, planned = group["lr"], sched.base_lrs[0] * sched.lr_lambdas[0](trainer.step)
+        if abs(now - planned) > 1e-6 * sched.base_lrs[0]:
+            print(f"note: optim.schedule={trainer.cfg.optim.schedule} now spans {trainer.total_steps} steps: "
+                  f"G's learning rate moves from {now:.3g} to {planned:.3g} at step {trainer.step}", file=sys.stderr)
+
+
 def resume(run_dir: str | Path, overrides: list[str] | None = None, callbacks: list | None = None,
            progress: bool | None = None) -> tuple[Path, Trainer, str]:
     """Continue a run exactly where its last checkpoint stopped (overrides may extend it)."""
@@ -108,6 +118,7 @@ def resume(run_dir: str | Path, overrides: list[str] | None = None, callbacks: l
     trainer.load_state_dict(state)
     if overrides:
         write_config(cfg, run_dir)
+    _note_schedule_change(trainer)
     if trainer.step >= trainer.total_steps:
         print(f"{run_dir} already finished ({trainer.step} steps); extend it with e.g. train.epochs=N or train.steps=N",
               file=sys.stderr)
