@@ -53,8 +53,11 @@ def samples_from_npz(path: str | Path, data: str | None) -> tuple[dict, str]:
     return samples, name
 
 
-def real_baseline(data: str, n: int | None = None, seed: int = 0, root=None) -> dict:
-    """``n`` random training images (or mixture points) as "samples": what real data scores."""
+def real_baseline(data: str, n: int | None = None, seed: int = 0, root=None, dcfg=None) -> dict:
+    """``n`` random training images (or mixture points) as "samples": what real data scores.
+
+    ``data="folder"`` takes the training split of the image folder that ``dcfg`` describes.
+    """
     gen = torch.Generator()
     gen.manual_seed(seed)
     n = n or default_n(data)
@@ -66,14 +69,20 @@ def real_baseline(data: str, n: int | None = None, seed: int = 0, root=None) -> 
         return {"points": src.next()[0].numpy()}
     from .metrics.evaluate import IMAGE_SETS
 
-    if data not in IMAGE_SETS:
-        raise GanforgeError(f"no real baseline for '{data}'; use one of {', '.join(IMAGE_SETS + TOY_SETS)}")
-    from .data import load_idx_set, stacked_mnist
+    labels = None
+    if data == "folder":
+        from .data.folder import load_folder
 
-    images, labels = stacked_mnist("train", 0, root) if data == "stacked_mnist" else load_idx_set(data, "train", root)
+        images = load_folder(dcfg.path, dcfg.size, "train", dcfg.val_fraction)
+    elif data in IMAGE_SETS:
+        from .data import load_idx_set, stacked_mnist
+
+        images, labels = stacked_mnist("train", 0, root) if data == "stacked_mnist" else load_idx_set(data, "train", root)
+    else:
+        raise GanforgeError(f"no real baseline for '{data}'; use one of {', '.join(IMAGE_SETS + TOY_SETS)}")
     idx = torch.randperm(len(images), generator=gen)[:n]
     out = {"images": images[idx].numpy()}
-    if data != "stacked_mnist":
+    if labels is not None and data != "stacked_mnist":
         out["labels"] = labels[idx].numpy()
     return out
 
@@ -87,22 +96,16 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     Inception-v3's features when ``inception_weights`` (or the run's ``eval.inception_weights``)
     names the weights file, else in downsampled pixels.
     """
-    run_dir, step, dcfg = None, None, None
+    run_dir, step, cfg = None, None, None
     if baseline and Path(baseline).is_dir():  # an image-folder run: its training split vs its held-out split
-        from .data.folder import load_folder
         from .training.run import load_run_config
 
         cfg, _ = load_run_config(baseline)
         if cfg.data.name != "folder":
             raise GanforgeError(f"--real-baseline RUN_DIR is for image-folder runs; for {cfg.data.name} "
                                 f"use --real-baseline {cfg.data.name}")
-        images = load_folder(cfg.data.path, cfg.data.size, "train", cfg.data.val_fraction)
-        gen = torch.Generator()
-        gen.manual_seed(seed)
-        idx = torch.randperm(len(images), generator=gen)[:n or default_n("folder")]
-        samples, name, dcfg = {"images": images[idx].numpy()}, "folder", cfg.data
-        label = f"real training images of {cfg.data.path}"
-        inception_weights = inception_weights or cfg.eval.inception_weights or None
+        name, label = "folder", f"real training images of {cfg.data.path}"
+        samples = real_baseline(name, n, seed, dcfg=cfg.data)
     elif baseline:
         samples, name, label = real_baseline(baseline, n, seed), baseline, f"real {baseline} train"
     elif source is None:
@@ -110,13 +113,15 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     elif Path(source).is_dir():
         run_dir = Path(source)
         samples, cfg, step = samples_from_run(run_dir, n, seed)
-        name, dcfg, label = cfg.data.name, cfg.data, str(run_dir)
-        inception_weights = inception_weights or cfg.eval.inception_weights or None
+        name, label = cfg.data.name, str(run_dir)
     elif Path(source).suffix == ".npz":
         samples, name = samples_from_npz(source, data)
         label = str(source)
     else:
         raise GanforgeError(f"'{source}' is neither a run directory nor a .npz of samples")
+    dcfg = cfg.data if cfg is not None else None
+    if cfg is not None:
+        inception_weights = inception_weights or cfg.eval.inception_weights or None
     names = parse_metrics(metrics, name, labelled="labels" in samples and not baseline)
     result = {"source": label, **({"step": step} if step is not None else {}),
               **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg,

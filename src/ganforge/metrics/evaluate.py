@@ -125,8 +125,6 @@ class ImageProfile:
                 digits.append(p.argmax(1))
             return {"features": np.concatenate(feats, 1), "probs": None, "digits": np.stack(digits, 1)}
         feats, probs = self.extractor(images, progress=self.progress)
-        if self.extractor.name.startswith("pixels"):
-            probs = None
         return {"features": feats, "probs": probs, "digits": None}
 
 

@@ -30,7 +30,8 @@ def file_sha256(path: str | Path) -> str:
 
 
 class Extractor:
-    """Batched, no-grad wrapper around a network returning (features, logits)."""
+    """Batched, no-grad wrapper around a network returning (features, logits); a network without
+    classes returns (features, None), and the extractor then gives None for the probabilities."""
 
     name = ""
     sha256 = ""
@@ -45,8 +46,8 @@ class Extractor:
         return x.to(self.device)
 
     @torch.no_grad()
-    def __call__(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """(features N x D float64, class probabilities N x K float64) of uint8 images."""
+    def __call__(self, images, progress: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+        """(features N x D float64, class probabilities N x K float64 or None) of uint8 images."""
         images = torch.as_tensor(images)
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise GanforgeError(f"{self.name} expects N x C x H x W uint8 images, got {tuple(images.shape)} {images.dtype}")
@@ -59,8 +60,9 @@ class Extractor:
         for i in starts:
             f, logits = self.net(self._prepare(images[i:i + self.batch_size]))
             feats.append(f.double().cpu() * self.scale)
-            probs.append(torch.softmax(logits.double(), dim=1).cpu())
-        return torch.cat(feats).numpy(), torch.cat(probs).numpy()
+            if logits is not None:
+                probs.append(torch.softmax(logits.double(), dim=1).cpu())
+        return torch.cat(feats).numpy(), (torch.cat(probs).numpy() if probs else None)
 
 
 class ClassifierExtractor(Extractor):
@@ -107,7 +109,7 @@ class _PixelNet(torch.nn.Module):
 
     def forward(self, x: torch.Tensor):
         x = torch.nn.functional.adaptive_avg_pool2d(x.float() / 255.0, self.side)
-        return x.flatten(1), x.new_zeros(len(x), 1)
+        return x.flatten(1), None
 
 
 def pixel_extractor(side: int = 16, device="cpu") -> Extractor:

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from .layers import norm_layer
 
 CONDITIONINGS = ("none", "acgan", "projection")
 
@@ -71,9 +72,7 @@ class ConditionalBatchNorm(nn.Module):
 
 def conditional_norm(mcfg, net, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
     """G's norm layer: conditional batch norm when ``model.g_cbn`` is on, else ``model.g.norm``."""
-    from .layers import norm_layer
-
-    if mcfg is not None and mcfg.conditioning != "none" and getattr(mcfg, "g_cbn", False):
+    if mcfg is not None and mcfg.conditioning != "none" and mcfg.g_cbn:
         if net.norm != "batch":
             raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{net.norm}'")
         return ConditionalBatchNorm(channels, num_classes, spatial)

@@ -70,11 +70,9 @@ class DCGANGenerator(nn.Module):
             apply_spectral_norm(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synthesize(self.cond(z, y) if self.cond is not None else z, y)
-
-    def synthesize(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The network after the input conditioning: input vectors (noise combined with the label)
-        -> images; ``y`` reaches the conditional batch norms, when there are any."""
+        """z (and labels, or class weights for label morphing) -> images; ``y`` also reaches the
+        conditional batch norms, when there are any."""
+        h = self.cond(z, y) if self.cond is not None else z
         x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)

@@ -45,11 +45,9 @@ class MLPGenerator(nn.Module):
             apply_spectral_norm(self.net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.synthesize(self.cond(z, y) if self.cond is not None else z, y)
-
-    def synthesize(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        """The network after the input conditioning: input vectors (noise combined with the label)
-        -> samples; ``y`` reaches the conditional batch norms, when there are any."""
+        """z (and labels, or class weights for label morphing) -> samples; ``y`` also reaches the
+        conditional batch norms, when there are any."""
+        h = self.cond(z, y) if self.cond is not None else z
         return run_layers(self.net, h, y).view(h.shape[0], *self.shape)
 
 
