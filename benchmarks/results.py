@@ -29,10 +29,11 @@ CURVES = ["classic_mnist", "mlp_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_s
 
 def train_preset(name: str, skip: bool) -> tuple[Path, float | None]:
     from ganforge.config import load_config
+    from ganforge.runs import RunDir
     from ganforge.training.run import train
 
     run_dir = ROOT / "runs" / "results" / name
-    if (run_dir / "checkpoints" / "last.pt").exists():
+    if RunDir(run_dir).last.exists():
         return run_dir, json.loads((run_dir / "train_seconds.json").read_text())["seconds"] if (
             run_dir / "train_seconds.json").exists() else None
     if skip:

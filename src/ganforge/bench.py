@@ -34,7 +34,7 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
     """Seconds for ``steps`` generator steps of a minimal hand-written loop."""
     cfg = exp.cfg
     B, d_steps = cfg.data.batch_size, cfg.train.d_steps
-    G, D, obj, opt_g, opt_d = exp.G, exp.D, exp.objective, exp.opt_g, exp.opt_d
+    G, D, obj, opt_g, opt_d = exp.G, exp.D, exp.loss.objective, exp.opt_g, exp.opt_d
     images = getattr(exp.data, "images", None)
     if images is not None:
         perm = torch.randperm(len(images), device=images.device)

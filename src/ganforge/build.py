@@ -1,4 +1,4 @@
-"""config -> (data, G, D, objective, optimizers): the one place where ingredients are assembled."""
+"""config -> (data, G, D, loss, optimizers): the one place where ingredients are assembled."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .config import Config
 from .data import build_data, data_info
 from .errors import GanforgeError
 from .models import build_discriminator, build_generator
-from .objectives import build_objective
+from .objectives import build_loss
 from .training.rng import seed_everything
 from .training.trainer import Experiment
 
@@ -36,16 +36,16 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
-def build_experiment(cfg: Config, device: torch.device | None = None) -> Experiment:
+def build_experiment(cfg: Config, device: torch.device | None = None, progress: bool = True) -> Experiment:
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
     device = device or resolve_device(cfg.train.device)
     seed_everything(cfg.seed)
     data_device = device if cfg.data.device == "auto" else resolve_device(cfg.data.device)
-    data = build_data(cfg.data, cfg.seed, data_device)
+    data = build_data(cfg.data, cfg.seed, data_device, progress=progress)
     G = build_generator(cfg.model, data.info).to(device)
     D = build_discriminator(cfg.model, data.info).to(device)
-    objective = build_objective(cfg.loss)
+    loss = build_loss(cfg)
     opt_g = make_optimizer(G.parameters(), cfg.optim, cfg.optim.g_lr)
     opt_d = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr)
-    return Experiment(cfg, data, G, D, objective, opt_g, opt_d, device)
+    return Experiment(cfg, data, G, D, loss, opt_g, opt_d, device)

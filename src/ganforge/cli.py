@@ -1,11 +1,55 @@
-"""The ``ganforge`` command: train, sample, bench. Thin: it parses arguments and calls the API."""
+"""The ``ganforge`` command: train, sample, eval, bench, … Thin: it parses arguments and calls the API.
+
+Every failure ends in one ``error:`` line and a non-zero exit: 2 for a problem with the input
+(config, data, checkpoint, arguments), 1 for a file-system or other error, 130 for Ctrl-C.
+``--debug`` (or ``GANFORGE_DEBUG=1``) shows the traceback instead.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
 from .errors import GanforgeError
+
+
+# ------------------------------------------------------------------ argument types
+def _int_at_least(low: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be >= {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive = _int_at_least(1)
+non_negative = _int_at_least(0)
+
+
+def _out_file(*suffixes: str):
+    """An output path whose suffix is one of ``suffixes`` (checked before any work is done)."""
+    def parse(text: str) -> str:
+        if Path(text).suffix.lower() not in suffixes:
+            raise argparse.ArgumentTypeError(f"'{text}' must end in {' or '.join(suffixes)}")
+        return text
+
+    parse.__name__ = "output file"
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one ``error:`` line (exit 2), like every other ganforge error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _cmd_train(args) -> int:
@@ -23,8 +67,10 @@ def _cmd_train(args) -> int:
             raise GanforgeError("give a config file, e.g. ganforge train configs/classic_mnist.toml")
         cfg = load_config(args.config, args.overrides)
         run_dir, trainer, status = train(cfg, args.run_dir, progress=False if args.no_progress else None)
+    from .runs import RunDir
+
     print(f"run directory: {run_dir}")
-    samples = sorted((run_dir / "samples").glob("step_*.png"))
+    samples = RunDir(run_dir).sample_grids()
     if samples:
         print(f"last samples: {samples[-1]}")
     return {"finished": 0, "interrupted": 130}.get(status, 0)
@@ -90,46 +136,49 @@ def _cmd_train_classifier(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ganforge", description="Train, sample and evaluate GANs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="ganforge", description="Train, sample and evaluate GANs.")
+    p.add_argument("--debug", action="store_true", help="show Python tracebacks (also GANFORGE_DEBUG=1)")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a GAN from a TOML config (or resume a run)")
     t.add_argument("config", nargs="?", help="config file, e.g. configs/classic_mnist.toml")
     t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=3")
-    t.add_argument("--resume", metavar="RUN_DIR", help="continue a run from its checkpoints/last.pt")
+    t.add_argument("--resume", metavar="RUN", help="continue a run: its directory (checkpoints/last.pt) or a "
+                   "checkpoint file such as RUN/checkpoints/last.prev.pt; the run goes on in RUN")
     t.add_argument("--run-dir", help="directory for this run (default runs/<name>)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(func=_cmd_train)
 
     s = sub.add_parser("sample", help="samples from a trained run: a PNG grid or a .npz")
     s.add_argument("run", help="run directory (or a checkpoint file)")
-    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", default="samples.png", help="output .png (grid / scatter) or .npz")
+    s.add_argument("--n", type=positive, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", type=_out_file(".png", ".npz"), default="samples.png",
+                   help="output .png (grid / scatter) or .npz")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--nrow", type=int, default=None, help="images per row in the grid")
+    s.add_argument("--nrow", type=positive, default=None, help="images per row in the grid")
     s.add_argument("--label", type=int, default=None, help="class of every sample (conditional runs)")
     s.set_defaults(func=_cmd_sample)
 
     b = sub.add_parser("bench", help="training img/s vs a bare PyTorch loop over the same models")
     b.add_argument("config")
     b.add_argument("overrides", nargs="*")
-    b.add_argument("--steps", type=int, default=300)
-    b.add_argument("--warmup", type=int, default=30)
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--steps", type=positive, default=300)
+    b.add_argument("--warmup", type=non_negative, default=30)
+    b.add_argument("--repeats", type=positive, default=3)
     b.set_defaults(func=_cmd_bench)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")
     e.add_argument("source", nargs="?", help="run directory or samples .npz")
     e.add_argument("--metrics", default=None,
                    help="comma-separated: fid,kid,is,prdc,modes,accuracy (default: what fits the data set)")
-    e.add_argument("--n", type=int, default=None,
+    e.add_argument("--n", type=positive, default=None,
                    help="samples to generate (default 10000; 26000 for stacked_mnist, 2500 for toy data)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--data", default=None, help="data set of an .npz that does not record it")
     e.add_argument("--real-baseline", metavar="DATA", default=None,
                    help="score 10k real training images against the test split instead "
                         "(DATA: a data set name, or an image-folder run directory: its train vs val split)")
-    e.add_argument("--json", default=None, help="also write the result to this file")
+    e.add_argument("--json", type=_out_file(".json"), default=None, help="also write the result to this .json file")
     e.add_argument("--inception-weights", metavar="FILE", default=None,
                    help="image folders: FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, "
                         "sha256 checked); without it folder runs are scored on downsampled pixels")
@@ -138,10 +187,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     i = sub.add_parser("interpolate", help="latent-space walks of a trained generator as a PNG grid")
     i.add_argument("run")
-    i.add_argument("--steps", type=int, default=10)
-    i.add_argument("--rows", type=int, default=8)
+    i.add_argument("--steps", type=_int_at_least(2), default=10)
+    i.add_argument("--rows", type=positive, default=8)
     i.add_argument("--seed", type=int, default=0)
-    i.add_argument("--out", default="interp.png")
+    i.add_argument("--out", type=_out_file(".png"), default="interp.png")
     i.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
     i.add_argument("--label", type=int, default=None, help="conditional runs: one class for every row")
     i.add_argument("--morph", type=int, nargs=2, metavar=("A", "B"), help="conditional runs: morph class A into B")
@@ -149,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves")
     r.add_argument("run")
-    r.add_argument("--gif", default=None, help="output GIF (default RUN/training.gif)")
+    r.add_argument("--gif", type=_out_file(".gif"), default=None, help="output GIF (default RUN/training.gif)")
     r.set_defaults(func=_cmd_report)
 
     x = sub.add_parser("export", help="standalone generator: TorchScript or ONNX, with a JSON of its inputs")
@@ -160,20 +209,58 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("train-classifier", help="train the shipped MNIST / Fashion-MNIST feature classifier")
     c.add_argument("--data", choices=["mnist", "fashion_mnist"], required=True)
-    c.add_argument("--epochs", type=int, default=8)
+    c.add_argument("--epochs", type=positive, default=8)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--out-dir", default=None, help="default: the package's weights/ folder")
     c.set_defaults(func=_cmd_train_classifier)
     return p
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "")
+
+
+def describe_error(exc: BaseException) -> tuple[str, int]:
+    """(one-line message, exit status) for an exception that reached the top of the CLI."""
+    if isinstance(exc, GanforgeError):
+        return _one_line(exc), 2
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)", 130
+    if isinstance(exc, OSError):
+        what = exc.strerror or _one_line(exc) or type(exc).__name__
+        where = f": {exc.filename}" if exc.filename else ""
+        hint = ""
+        if isinstance(exc, PermissionError):
+            hint = "; choose a folder you can write to (e.g. log.out_dir=... or --run-dir / --out)"
+        elif exc.errno == 28:  # ENOSPC
+            hint = "; free some disk space or write elsewhere (log.out_dir=...)"
+        elif isinstance(exc, (NotADirectoryError, FileExistsError)):
+            hint = "; a path component is a file, not a folder"
+        return f"{what}{where}{hint}", 1
+    if isinstance(exc, MemoryError):
+        return "out of memory; try a smaller data.batch_size or model", 1
+    return f"{type(exc).__name__}: {_one_line(exc)} (run with --debug for the traceback)", 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("GANFORGE_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]  # accepted anywhere on the line
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a bad argument (2, its one line already printed)
+        return exc.code if isinstance(exc.code, int) else 2
     try:
         return args.func(args)
-    except GanforgeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except SystemExit:
+        raise
+    except BaseException as exc:  # noqa: BLE001: the one place where every failure becomes one line
+        if debug:
+            raise
+        message, status = describe_error(exc)
+        print(f"error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from . import __version__
 from .data import data_info
 from .errors import GanforgeError
 from .sampling import load_generator, num_classes
+from .runs import resolve
 from .training.checkpoint import load_checkpoint
 
 
@@ -47,7 +48,7 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
     classes = num_classes(cfg)
     wrapper = (_Conditional(G) if classes else _Unconditional(G)).eval()
     example = (torch.randn(2, cfg.model.latent_dim),) + ((torch.tensor([0, 1]),) if classes else ())
-    out = Path(out) if out else Path(run_dir) / ("generator.pt" if fmt == "torchscript" else "generator.onnx")
+    out = Path(out) if out else resolve(run_dir)[0].path / ("generator.pt" if fmt == "torchscript" else "generator.onnx")
     out.parent.mkdir(parents=True, exist_ok=True)
     names = ["z", "labels"][: len(example)]
     with warnings.catch_warnings():  # both exporters announce their successors; the files are standard

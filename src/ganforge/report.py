@@ -7,21 +7,22 @@ from pathlib import Path
 from PIL import Image
 
 from .errors import GanforgeError
+from .runs import RunDir
 from .viz.curves import read_metrics
 
 
 def training_gif(run_dir: str | Path, out: str | Path | None = None, frame_ms: int = 300,
                  max_frames: int = 60) -> Path:
     """Animate ``samples/step_*.png`` (the same noise all run long), last frame held longer."""
-    run_dir = Path(run_dir)
-    frames = sorted((run_dir / "samples").glob("step_*.png"))
+    run = RunDir(run_dir)
+    frames = run.sample_grids()
     if not frames:
-        raise GanforgeError(f"no sample grids in {run_dir}/samples; is it a ganforge run directory?")
+        raise GanforgeError(f"no sample grids in {run.samples}; is it a ganforge run directory?")
     if len(frames) > max_frames:  # keep the first and last, thin the middle evenly
         idx = sorted({round(i * (len(frames) - 1) / (max_frames - 1)) for i in range(max_frames)})
         frames = [frames[i] for i in idx]
     images = [Image.open(f).convert("RGB") for f in frames]
-    out = Path(out) if out else run_dir / "training.gif"
+    out = Path(out) if out else run.gif
     durations = [frame_ms] * (len(images) - 1) + [frame_ms * 6]
     images[0].save(out, save_all=True, append_images=images[1:], duration=durations, loop=0)
     return out
@@ -48,7 +49,7 @@ def loss_curves(run_dir: str | Path, out: str | Path | None = None) -> Path:
     ax2.set_xlabel("step")
     ax2.legend()
     fig.tight_layout()
-    out = Path(out) if out else run_dir / "losses.png"
+    out = Path(out) if out else RunDir(run_dir).losses_png
     fig.savefig(out)
     plt.close(fig)
     return out

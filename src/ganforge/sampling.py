@@ -10,7 +10,7 @@ import torch
 from .build import build_generator_only
 from .data import data_info
 from .errors import GanforgeError
-from .training.run import load_run_config
+from .runs import load_run_config
 from .training.trainer import sample_latent
 from .viz import save_grid, save_scatter, to_uint8
 

@@ -21,7 +21,7 @@ from .toy import TOY_MIXTURES, mixture_centers, mixture_std
 @dataclass(frozen=True)
 class Dataset:
     info: Callable[[object], DataInfo]  # data config -> DataInfo
-    build: Callable  # (data config, seed, device) -> batch source
+    build: Callable  # (data config, seed, device, progress=True) -> batch source
 
 
 DATASETS: Registry[Dataset] = Registry("data set", "data.name")
@@ -31,8 +31,8 @@ def _register_idx(name: str) -> None:
     def info(dcfg) -> DataInfo:
         return DataInfo(kind="image", shape=(1, 28, 28), num_classes=10, name=name)
 
-    def build(dcfg, seed: int, device):
-        images, labels = load_idx_set(name, dcfg.split, dcfg.root or None, dcfg.download)
+    def build(dcfg, seed: int, device, progress: bool = True):
+        images, labels = load_idx_set(name, dcfg.split, dcfg.root or None, dcfg.download, progress)
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
     DATASETS.register(name)(Dataset(info, build))
@@ -42,7 +42,7 @@ def _register_toy(name: str) -> None:
     def info(dcfg) -> DataInfo:
         return DataInfo(kind="points", shape=(2,), name=name, centers=mixture_centers(name), std=mixture_std(name))
 
-    def build(dcfg, seed: int, device):
+    def build(dcfg, seed: int, device, progress: bool = True):
         return ToyBatches(mixture_centers(name), mixture_std(name), dcfg.batch_size, seed, info(dcfg),
                           dcfg.toy_epoch_size, device)
 
@@ -53,7 +53,7 @@ def _register_stacked() -> None:
     def info(dcfg) -> DataInfo:
         return DataInfo(kind="image", shape=(3, 28, 28), num_classes=1000, name="stacked_mnist")
 
-    def build(dcfg, seed: int, device):
+    def build(dcfg, seed: int, device, progress: bool = True):
         images, labels = stacked_mnist(dcfg.split, dcfg.num_samples, dcfg.root or None, dcfg.download)
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
@@ -64,10 +64,10 @@ def _register_folder() -> None:
     def info(dcfg) -> DataInfo:
         return DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder")
 
-    def build(dcfg, seed: int, device):
+    def build(dcfg, seed: int, device, progress: bool = True):
         from .folder import load_folder
 
-        images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction)
+        images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction, progress=progress)
         return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
 
     DATASETS.register("folder")(Dataset(info, build))
@@ -81,9 +81,9 @@ for _name in TOY_MIXTURES:
     _register_toy(_name)
 
 
-def build_data(dcfg, seed: int, device: torch.device | str = "cpu"):
-    """Build the batch source named by ``dcfg.name``."""
-    return DATASETS.get(dcfg.name).build(dcfg, seed, device)
+def build_data(dcfg, seed: int, device: torch.device | str = "cpu", progress: bool = True):
+    """Build the batch source named by ``dcfg.name`` (``progress``: bars while loading/decoding)."""
+    return DATASETS.get(dcfg.name).build(dcfg, seed, device, progress=progress)
 
 
 def data_info(dcfg) -> DataInfo:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,9 +71,14 @@ IDX_SETS = {s.name: s for s in (MNIST, FASHION_MNIST)}
 
 
 def default_root() -> Path:
+    """$GANFORGE_DATA (which must exist: a typo never silently becomes a new folder), else the user cache."""
     env = os.environ.get("GANFORGE_DATA")
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        if not path.is_dir():
+            raise GanforgeError(f"GANFORGE_DATA={env} is not a directory; fix the path (it should hold mnist/ "
+                                "and fashion-mnist/) or unset it to use the user cache")
+        return path
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(cache) / "ganforge"
 
@@ -84,15 +91,24 @@ def md5sum(path: Path) -> str:
     return h.hexdigest()
 
 
-def _download(url: str, dest: Path, expected_md5: str) -> None:
+def download_timeout() -> float:
+    """Seconds to wait for a mirror to connect or to send the next bytes ($GANFORGE_DOWNLOAD_TIMEOUT, default 10)."""
+    try:
+        return max(0.1, float(os.environ.get("GANFORGE_DOWNLOAD_TIMEOUT", "10")))
+    except ValueError:
+        return 10.0
+
+
+def _download(url: str, dest: Path, expected_md5: str, progress: bool = True) -> None:
     from tqdm import tqdm
 
-    with urllib.request.urlopen(url, timeout=30) as resp:
+    # a mirror that accepts the connection and then stays silent fails after one timeout
+    with urllib.request.urlopen(url, timeout=download_timeout()) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
         try:
             with os.fdopen(fd, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                                                  leave=False) as bar:
+                                                  leave=False, disable=not progress) as bar:
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
                     out.write(chunk)
                     bar.update(len(chunk))
@@ -105,7 +121,7 @@ def _download(url: str, dest: Path, expected_md5: str) -> None:
                 os.unlink(tmp)
 
 
-def ensure_file(spec: IdxSet, fname: str, root: Path, download: bool) -> Path:
+def ensure_file(spec: IdxSet, fname: str, root: Path, download: bool, progress: bool = True) -> Path:
     """Return the path of a verified IDX file, downloading it when allowed."""
     directory = root / spec.subdir
     path = directory / fname
@@ -125,13 +141,18 @@ def ensure_file(spec: IdxSet, fname: str, root: Path, download: bool) -> Path:
         raise GanforgeError(f"missing data file {path} and cannot create {directory} ({exc.strerror}); {where}") from None
     errors = []
     for mirror in spec.mirrors:
+        host = urllib.parse.urlsplit(mirror).netloc or mirror
+        print(f"downloading {fname} from {host} (timeout {download_timeout():g} s) ...", file=sys.stderr, flush=True)
         try:
-            _download(mirror + fname, path, expected)
+            _download(mirror + fname, path, expected, progress)
             return path
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            errors.append(f"{mirror}: {getattr(exc, 'reason', exc)}")
+            reason = getattr(exc, "reason", exc)
+            errors.append(f"{host}: {reason}")
+            print(f"  failed: {reason}", file=sys.stderr, flush=True)
     raise GanforgeError(f"could not download {fname} (md5 {expected}) from {len(spec.mirrors)} mirrors "
-                        f"(offline?); {where}. Last error: {errors[-1]}")
+                        f"(offline?); {where}, or set data.download=false to only use local files. "
+                        f"Last error: {errors[-1]}")
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -154,15 +175,15 @@ def read_idx(path: Path) -> np.ndarray:
 
 
 def load_idx_set(name: str, split: str = "train", root: str | Path | None = None,
-                 download: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+                 download: bool = True, progress: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N x 1 x 28 x 28 uint8) and labels (N int64) of MNIST or Fashion-MNIST."""
     spec = IDX_SETS[name]
     if split not in ("train", "test"):
         raise GanforgeError(f"data.split must be 'train' or 'test', got '{split}'")
     root = Path(root).expanduser() if root else default_root()
     prefix = "train" if split == "train" else "t10k"
-    images = read_idx(ensure_file(spec, f"{prefix}-images-idx3-ubyte.gz", root, download))
-    labels = read_idx(ensure_file(spec, f"{prefix}-labels-idx1-ubyte.gz", root, download))
+    images = read_idx(ensure_file(spec, f"{prefix}-images-idx3-ubyte.gz", root, download, progress))
+    labels = read_idx(ensure_file(spec, f"{prefix}-labels-idx1-ubyte.gz", root, download, progress))
     if len(images) != len(labels):
         raise GanforgeError(f"{name} {split}: {len(images)} images but {len(labels)} labels; the files do not match")
     return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))

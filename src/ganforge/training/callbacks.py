@@ -1,7 +1,7 @@
 """Callbacks: progress bar, metrics.jsonl, TensorBoard, fixed-noise sample grids, checkpoints.
 
 Each reacts to the trainer's events (``on_start``, ``on_log``, ``on_step``, ``on_end``); the
-run directory layout lives here and in ``training/run.py``, not in the trainer.
+paths they write come from :class:`ganforge.runs.RunDir`, the trainer knows none of them.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from ..runs import RunDir
 from ..viz import save_grid, save_scatter, to_uint8
 from .checkpoint import save_checkpoint
 
@@ -164,7 +165,7 @@ class SampleWriter(Callback):
         G.eval()
         x = G(self.z, self.y)
         G.train(was_training)
-        path = self.out_dir / f"step_{trainer.step:06d}.png"
+        path = self.out_dir / f"step_{trainer.step:06d}.png"  # RunDir.sample_grid
         if self.info.kind == "points":
             save_scatter(x.cpu().numpy(), path, centers=self.info.centers, title=f"step {trainer.step}")
         else:
@@ -215,30 +216,33 @@ class Evaluator(Callback):
 class Checkpointer(Callback):
     """``checkpoints/last.pt`` every ``every`` steps and at the end (also on Ctrl-C / SIGTERM),
     never after a divergence; optionally ``step_N.pt`` every ``keep_every`` steps; ``best.pt``
-    (+ ``best.json``) whenever a periodic evaluation gives the lowest FID so far."""
+    (+ ``best.json``) whenever a periodic evaluation gives the lowest FID so far. Its ``on_end``
+    runs before every other callback's (``saves_state``), so nothing slow delays the final save."""
 
-    def __init__(self, ckpt_dir: str | Path, every: int, keep_every: int = 0):
-        self.dir = Path(ckpt_dir)
+    saves_state = True
+
+    def __init__(self, run, every: int, keep_every: int = 0):
+        self.run = RunDir(run)
         self.every = every
         self.keep_every = keep_every
         self.last_saved = -1
-        best = self.dir / "best.json"
+        best = self.run.best_json
         self.best_fid = json.loads(best.read_text())["fid"] if best.is_file() else float("inf")
 
     def on_eval(self, trainer, result: dict) -> None:
         fid = result.get("fid")
         if fid is not None and fid < self.best_fid:
             trainer.check_finite()
-            save_checkpoint(trainer.state_dict(), self.dir / "best.pt", keep_previous=False)
-            (self.dir / "best.json").write_text(json.dumps({"step": trainer.step, "fid": fid}) + "\n")
+            save_checkpoint(trainer.state_dict(), self.run.best, keep_previous=False)
+            self.run.best_json.write_text(json.dumps({"step": trainer.step, "fid": fid}) + "\n")
             self.best_fid = fid
 
     def save(self, trainer) -> Path:
         trainer.check_finite()
         state = trainer.state_dict()
-        path = save_checkpoint(state, self.dir / "last.pt")
+        path = save_checkpoint(state, self.run.last)
         if self.keep_every and trainer.step % self.keep_every == 0:
-            save_checkpoint(state, self.dir / f"step_{trainer.step}.pt", keep_previous=False)
+            save_checkpoint(state, self.run.step_checkpoint(trainer.step), keep_previous=False)
         self.last_saved = trainer.step
         return path
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import math
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..config import Config, to_dict
 from ..errors import GanforgeError
-from ..objectives.penalties import Penalties
+from ..objectives import D_STATS, GANLoss
 from .ema import EMA
 from .rng import rng_state, set_rng_state
 from .schedules import make_schedulers
@@ -39,7 +39,7 @@ class Experiment:
     data: object
     G: nn.Module
     D: nn.Module
-    objective: object
+    loss: GANLoss
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     device: torch.device
@@ -56,7 +56,7 @@ class Trainer:
         self.exp = exp
         self.cfg = exp.cfg
         self.G, self.D, self.data = exp.G, exp.D, exp.data
-        self.objective = exp.objective
+        self.loss = exp.loss
         self.opt_g, self.opt_d = exp.opt_g, exp.opt_d
         self.device = exp.device
         self.callbacks = list(callbacks)
@@ -68,7 +68,6 @@ class Trainer:
             self.total_steps = max(1, math.ceil(tc.kimg * 1000 / images_per_step))
         else:
             self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
-        self.penalties = Penalties(self.cfg.loss)
         self.conditional = self.cfg.model.conditioning != "none"
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
@@ -77,6 +76,7 @@ class Trainer:
         self.latent_gen = torch.Generator(device=self.device)
         self.latent_gen.manual_seed(self.cfg.seed + 1)
         self.stop_reason = ""
+        self.final_saved = False
         # running sums since the last log line: [d_loss, D(x), D(G(z)), penalty, class loss] and [g_loss]
         self._acc_d = torch.zeros(5, device=self.device)
         self._acc_g = torch.zeros(1, device=self.device)
@@ -102,57 +102,42 @@ class Trainer:
         return torch.randint(self.num_classes, (n,), generator=self.latent_gen, device=self.device)
 
     def train_step(self) -> None:
-        cfg = self.cfg
-        batch = cfg.data.batch_size
-        obj, penalties, aux_weight = self.objective, self.penalties, cfg.loss.aux_weight
-        fake = y_fake = None
-        zero = torch.zeros((), device=self.device)
-        for i in range(cfg.train.d_steps):
-            real, y_real = self.data.next()
-            if not self.conditional:
-                y_real = None
-            if penalties.r1_due():
-                real.requires_grad_(True)
-            z = self.latent(batch)
-            y_fake = self.fake_labels(batch)
-            last = i == cfg.train.d_steps - 1
-            with torch.set_grad_enabled(last):  # the last fake batch is reused by the G step
+        """One generator step: ``train.d_steps`` D steps, then a G step, EMA and schedulers."""
+        d_steps = self.cfg.train.d_steps
+        for i in range(d_steps):
+            real, y_real = self.fetch()
+            z, y_fake = self.latent(len(real)), self.fake_labels(len(real))
+            with torch.set_grad_enabled(i == d_steps - 1):  # the last fake batch is reused by the G step
                 fake = self.G(z, y_fake)
-            real_logits, real_cls = self.D(real, y_real, return_classes=True)
-            fake_logits, fake_cls = self.D(fake.detach(), y_fake, return_classes=True)
-            d_loss = total = obj.d_loss(real_logits, fake_logits)
-            class_loss = zero
-            if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real and fake
-                class_loss = F.cross_entropy(real_cls, y_real)
-                if cfg.loss.aux_fake_d:
-                    class_loss = class_loss + F.cross_entropy(fake_cls, y_fake)
-                total = total + aux_weight * class_loss
-            penalty = None
-            if penalties.active:
-                penalty = penalties(lambda x: self.D(x, y_real), real, fake, real_logits)
-                total = total + penalty
-            self.opt_d.zero_grad(set_to_none=True)
-            total.backward()
-            self.opt_d.step()
-            with torch.no_grad():
-                self._acc_d += torch.stack([d_loss.detach(), obj.score(real_logits), obj.score(fake_logits),
-                                            zero if penalty is None else penalty.detach(), class_loss.detach()])
-            self._n_d += 1
-        self._images += batch * cfg.train.d_steps
-
-        self.D.requires_grad_(False)  # G step: gradients flow through D to G only
-        g_logits, g_cls = self.D(fake, y_fake, return_classes=True)
-        g_loss = obj.g_loss(g_logits)
-        total = g_loss if g_cls is None else g_loss + aux_weight * F.cross_entropy(g_cls, y_fake)
-        self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_g.step()
-        self.D.requires_grad_(True)
+            self.d_step(real, y_real, fake.detach(), y_fake)
+        self.g_step(fake, y_fake)
         if self.ema is not None:
             self.ema.update(self.G)
         for sched in self.schedulers:
             sched.step()
-        self._acc_g += g_loss.detach()
+
+    def fetch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The next real batch (labels only for conditional models), prepared for the D step."""
+        real, y_real = self.data.next()
+        self._images += len(real)
+        return self.loss.prepare_real(real), (y_real if self.conditional else None)
+
+    def d_step(self, real, y_real, fake, y_fake) -> None:
+        total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
+        self.opt_d.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_d.step()
+        self._acc_d += stats
+        self._n_d += 1
+
+    def g_step(self, fake, y_fake) -> None:
+        self.D.requires_grad_(False)  # gradients flow through D to G only
+        total, g_loss = self.loss.generator(self.D, fake, y_fake)
+        self.opt_g.zero_grad(set_to_none=True)
+        total.backward()
+        self.opt_g.step()
+        self.D.requires_grad_(True)
+        self._acc_g += g_loss
         self._n_g += 1
 
     # ------------------------------------------------------------------ logging
@@ -162,19 +147,9 @@ class Trainer:
         g = (self._acc_g / max(self._n_g, 1)).tolist()
         now = time.perf_counter()
         rate = self._images / max(now - self._clock, 1e-9)
-        record = {
-            "step": self.step,
-            "epoch": round(self.data.progress, 4),
-            "d_loss": d[0],
-            "g_loss": g[0],
-            "d_real": d[1],
-            "d_fake": d[2],
-            "img_per_s": round(rate, 1),
-        }
-        if self.penalties.active:
-            record["d_penalty"] = d[3]
-        if self.cfg.model.conditioning == "acgan":
-            record["d_class_loss"] = d[4]
+        stats = dict(zip(D_STATS, d))
+        record = {"step": self.step, "epoch": round(self.data.progress, 4), "d_loss": d[0], "g_loss": g[0],
+                  **{k: stats[k] for k in self.loss.logged() if k != "d_loss"}, "img_per_s": round(rate, 1)}
         self._acc_d.zero_()
         self._acc_g.zero_()
         self._n_d = self._n_g = 0
@@ -206,7 +181,7 @@ class Trainer:
             "latent_gen": self.latent_gen.get_state(),
             "g_ema": self.ema.model.state_dict() if self.ema is not None else None,
             "schedulers": [sched.state_dict() for sched in self.schedulers],
-            "penalty_count": self.penalties.count,
+            **self.loss.state_dict(),
             "acc": {"d": self._acc_d.cpu(), "g": self._acc_g.cpu(), "n_d": self._n_d, "n_g": self._n_g},
             "config": to_dict(self.cfg),
         }
@@ -229,7 +204,7 @@ class Trainer:
         self.latent_gen.set_state(state["latent_gen"])
         for sched, sched_state in zip(self.schedulers, state.get("schedulers", [])):
             sched.load_state_dict(sched_state)
-        self.penalties.count = int(state.get("penalty_count", 0))
+        self.loss.load_state_dict(state)
         acc = state["acc"]
         self._acc_d.copy_(acc["d"])
         self._acc_g.copy_(acc["g"])
@@ -244,24 +219,45 @@ class Trainer:
         self.stop_reason = reason
 
     def _install_signals(self):
+        """SIGINT/SIGTERM ask the loop to stop after the current step; the state is then saved.
+
+        Further signals are ignored until that final checkpoint is written (a second Ctrl-C can
+        never lose the run); after it they raise KeyboardInterrupt to cut the slow end work short.
+        """
         if threading.current_thread() is not threading.main_thread():
             return {}
 
         def handler(signum, frame):
-            if self.stop_reason:  # second Ctrl-C: stop right now
+            name = signal.Signals(signum).name
+            if not self.stop_reason:
+                self.request_stop(name)
+                print(f"\n{name}: stopping after step {self.step + 1}; saving a checkpoint", file=sys.stderr)
+            elif not self.final_saved:
+                print(f"\n{name}: still saving the checkpoint, please wait", file=sys.stderr)
+            else:
                 raise KeyboardInterrupt
-            self.request_stop(signal.Signals(signum).name)
 
         old = {}
         for sig in (signal.SIGINT, signal.SIGTERM):
             old[sig] = signal.signal(sig, handler)
         return old
 
+    def _end(self, status: str) -> None:
+        """``on_end`` to the callbacks that save state first (before anything slow), then the rest."""
+        savers = [cb for cb in self.callbacks if getattr(cb, "saves_state", False)]
+        for cb in savers:
+            cb.on_end(self, status)
+        self.final_saved = True
+        for cb in self.callbacks:
+            if cb not in savers:
+                cb.on_end(self, status)
+
     def run(self) -> str:
         """Train until ``total_steps`` or a stop request. Returns "finished" or "interrupted"."""
         old_handlers = self._install_signals()
         every = self.cfg.log.every
         status = "finished"
+        self.final_saved = False
         try:
             self.G.train()
             self.D.train()
@@ -277,11 +273,11 @@ class Trainer:
                 self._emit("on_step")
             if self.stop_reason:
                 status = "interrupted"
+            self._end(status)
         except TrainingDiverged:
-            self._emit("on_end", "diverged")
+            self._end("diverged")
             raise
         finally:
             for sig, h in old_handlers.items():
                 signal.signal(sig, h)
-        self._emit("on_end", status)
         return status

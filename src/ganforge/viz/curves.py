@@ -9,7 +9,9 @@ from pathlib import Path
 def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(training records, evaluation records) of a run's metrics.jsonl."""
     train, evals = [], []
-    path = Path(run_dir) / "metrics.jsonl"
+    from ..runs import RunDir
+
+    path = RunDir(run_dir).metrics
     for line in path.read_text().splitlines() if path.is_file() else []:
         rec = json.loads(line)
         (evals if "eval" in rec else train).append(rec)
@@ -35,7 +37,7 @@ def plot_eval_curves(runs: dict[str, Path], out: str | Path, key: str = "fid", x
             continue
         scale = 1.0
         if x == "kimg":
-            cfg = load_config(Path(run_dir) / "config.toml")
+            cfg = load_config(RunDir(run_dir).config)
             scale = cfg.data.batch_size * cfg.train.d_steps / 1000.0
         ax.plot([s * scale for s, _ in pts], [v for _, v in pts], marker="o", ms=3, label=label)
     ax.set_xlabel("thousands of real images seen (kimg)" if x == "kimg" else "generator steps")

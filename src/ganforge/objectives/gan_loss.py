@@ -1,0 +1,90 @@
+"""The whole arithmetic of a D step and a G step in one object (as StyleGAN2-ADA's loss class).
+
+:class:`GANLoss` combines the adversarial objective (``loss.name``), the discriminator penalties
+(gradient penalty, lazy R1) and AC-GAN's class loss (cross-entropy on raw class logits). The
+trainer only fetches data, calls :meth:`GANLoss.discriminator` / :meth:`GANLoss.generator`, steps
+the optimizers and logs the returned statistics, so autocast, DDP, new penalties and new
+conditionings touch this module alone.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .losses import build_objective
+from .penalties import Penalties
+
+# statistics of a D step, in this order (the trainer averages them between log lines)
+D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
+
+
+class GANLoss:
+    def __init__(self, lcfg, conditioning: str = "none"):
+        self.objective = build_objective(lcfg)
+        self.penalties = Penalties(lcfg)
+        self.aux_weight = lcfg.aux_weight
+        self.aux_fake_d = lcfg.aux_fake_d
+        self.conditioning = conditioning
+
+    @property
+    def conditional(self) -> bool:
+        return self.conditioning != "none"
+
+    def prepare_real(self, real: torch.Tensor) -> torch.Tensor:
+        """The real batch as D should see it (with requires_grad when R1 is due this step)."""
+        return real.requires_grad_(True) if self.penalties.r1_due() else real
+
+    def discriminator(self, D, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to minimise, detached statistics in :data:`D_STATS` order) of one D step.
+
+        ``fake`` must be detached from G; ``y_real``/``y_fake`` are None for unconditional models.
+        """
+        obj = self.objective
+        real_logits, real_cls = D(real, y_real, return_classes=True)
+        fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        d_loss = total = obj.d_loss(real_logits, fake_logits)
+        zero = torch.zeros((), device=real_logits.device)
+        class_loss = zero
+        if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
+            class_loss = F.cross_entropy(real_cls, y_real)
+            if self.aux_fake_d:
+                class_loss = class_loss + F.cross_entropy(fake_cls, y_fake)
+            total = total + self.aux_weight * class_loss
+        penalty = zero
+        if self.penalties.active:
+            p = self.penalties(lambda x: D(x, y_real), real, fake, real_logits)
+            if p is not None:  # lazy R1 without a gradient penalty: nothing on the steps in between
+                penalty = p
+                total = total + penalty
+        with torch.no_grad():
+            stats = torch.stack([d_loss.detach(), obj.score(real_logits), obj.score(fake_logits),
+                                 penalty.detach(), class_loss.detach()])
+        return total, stats
+
+    def generator(self, D, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
+        g_logits, g_cls = D(fake, y_fake, return_classes=True)
+        g_loss = self.objective.g_loss(g_logits)
+        total = g_loss if g_cls is None else g_loss + self.aux_weight * F.cross_entropy(g_cls, y_fake)
+        return total, g_loss.detach()
+
+    def logged(self) -> tuple[str, ...]:
+        """Which of :data:`D_STATS` a log line carries for this configuration."""
+        names = ["d_loss", "d_real", "d_fake"]
+        if self.penalties.active:
+            names.append("d_penalty")
+        if self.conditioning == "acgan":
+            names.append("d_class_loss")
+        return tuple(names)
+
+    # lazy-R1 position is part of a run's state
+    def state_dict(self) -> dict:
+        return {"penalty_count": self.penalties.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.penalties.count = int(state.get("penalty_count", 0))
+
+
+def build_loss(cfg) -> GANLoss:
+    return GANLoss(cfg.loss, cfg.model.conditioning)
