@@ -14,15 +14,19 @@ def test_atomic_save_keeps_previous(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["last.prev.pt", "last.pt"]
 
 
-def test_corrupt_checkpoint_is_one_line_and_points_to_previous(tmp_path):
+def test_corrupt_checkpoint_falls_back_to_previous_with_one_warning(tmp_path, capsys):
     path = tmp_path / "last.pt"
     save_checkpoint({"step": 1}, path)
     save_checkpoint({"step": 2}, path)
     path.write_bytes(path.read_bytes()[:50])
-    with pytest.raises(GanforgeError) as e:
-        load_checkpoint(path)
-    assert "corrupt or unreadable checkpoint" in str(e.value) and "last.prev.pt" in str(e.value)
-    assert "\n" not in str(e.value)
+    state = load_checkpoint(path)
+    assert state["step"] == 1 and state["fell_back"] and state["loaded_from"].endswith("last.prev.pt")
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "corrupt" in err and "last.prev.pt (step 1)" in err
+    assert len(err.strip().splitlines()) == 1
+    with pytest.raises(GanforgeError) as e:  # without the fallback: one line naming the file
+        load_checkpoint(path, fallback=False)
+    assert "corrupt or unreadable checkpoint" in str(e.value) and "\n" not in str(e.value)
 
 
 def test_foreign_and_missing_files(tmp_path):

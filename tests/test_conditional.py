@@ -178,7 +178,7 @@ def test_sample_labels_npz_and_accuracy_eval(fake_mnist, monkeypatch, tmp_path):
     assert main(["eval", "b.npz", "--metrics", "accuracy,intra_fid", "--json", "e.json", "--no-progress"]) == 0
     e = json.loads(Path("e.json").read_text())
     assert 0 <= e["accuracy"] <= 1 and len(e["accuracy_per_class"]) == 10 and e["intra_fid"] > 0
-    from ganforge.metrics.evaluate import class_accuracy
+    from ganforge.metrics import class_accuracy
 
     probs = np.eye(10)[[0, 1, 2, 2]]
     acc = class_accuracy(probs, np.array([0, 1, 2, 3]))

@@ -11,7 +11,7 @@ from conftest import small_config
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.evaluation import run_eval
-from ganforge.metrics.evaluate import evaluate_points, evaluate_samples
+from ganforge.evaluation import evaluate_points, evaluate_samples
 from ganforge.training.run import train
 
 

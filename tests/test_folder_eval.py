@@ -90,7 +90,7 @@ def test_folder_run_evaluates_against_its_held_out_split(tmp_path, monkeypatch):
 
 
 def test_folder_eval_with_inception_weights_file(tmp_path, monkeypatch, capsys):
-    from ganforge.metrics import inception
+    from ganforge.features import inception
 
     folder = make_folder(tmp_path / "shapes", n=24)
     monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "cache"))

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from ganforge.metrics.classifier import WEIGHTS_DIR, accuracy
-from ganforge.metrics.features import file_sha256, load_classifier
+from ganforge.features import WEIGHTS_DIR, file_sha256, load_classifier
+from ganforge.training.classifier import accuracy
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +28,7 @@ def test_shipped_classifier_accuracy_and_sha256(real_data_root, data, goal):
 
 def test_real_stacked_mnist_covers_1000_modes(real_data_root):
     from ganforge.data import stacked_mnist
-    from ganforge.metrics.evaluate import evaluate_samples
+    from ganforge.evaluation import evaluate_samples
 
     images, labels = stacked_mnist("train", 26_000, real_data_root)
     assert images.shape == (26_000, 3, 28, 28) and len(labels.unique()) > 990
@@ -40,8 +40,7 @@ def test_real_stacked_mnist_covers_1000_modes(real_data_root):
 
 
 def test_real_baselines_are_small(real_data_root):
-    from ganforge.evaluation import real_baseline
-    from ganforge.metrics.evaluate import evaluate_samples
+    from ganforge.evaluation import evaluate_samples, real_baseline
 
     for data in ("mnist", "fashion_mnist"):
         real = evaluate_samples(real_baseline(data, 2000, root=real_data_root), data, ["fid", "is"])

@@ -9,6 +9,7 @@ from .data import build_data, data_info
 from .errors import GanforgeError
 from .models import build_discriminator, build_generator
 from .objectives import build_loss
+from .training.optimizers import make_optimizer
 from .training.rng import seed_everything
 from .training.trainer import Experiment
 
@@ -23,12 +24,6 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GanforgeError(f"train.device is '{name}' but CUDA is not available; use train.device=cpu")
     return device
-
-
-def make_optimizer(params, ocfg, lr: float) -> torch.optim.Optimizer:
-    if ocfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=tuple(ocfg.betas), weight_decay=ocfg.weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=ocfg.momentum, weight_decay=ocfg.weight_decay)
 
 
 def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> torch.nn.Module:

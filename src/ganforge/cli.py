@@ -63,7 +63,10 @@ def _cmd_train(args) -> int:
             raise GanforgeError("with --resume give only overrides (the run's own config is used)")
         run_dir, trainer, status = resume(args.resume, args.overrides, progress=False if args.no_progress else None)
     else:
-        if not args.config:
+        if args.config and "=" in args.config and not Path(args.config).is_file():
+            args.overrides.insert(0, args.config)  # only overrides: they apply to the defaults
+            args.config = None
+        elif not args.config:
             raise GanforgeError("give a config file, e.g. ganforge train configs/classic_mnist.toml")
         cfg = load_config(args.config, args.overrides)
         run_dir, trainer, status = train(cfg, args.run_dir, progress=False if args.no_progress else None)
@@ -128,7 +131,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_train_classifier(args) -> int:
-    from .metrics.classifier import train_classifier
+    from .training.classifier import train_classifier
 
     card = train_classifier(args.data, epochs=args.epochs, seed=args.seed, out_dir=args.out_dir)
     print(f"test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")

@@ -9,7 +9,7 @@ did-you-mean suggestion.
 from __future__ import annotations
 
 import dataclasses
-import difflib
+import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -22,6 +22,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import GanforgeError
+from .registry import did_you_mean
 
 
 @dataclass
@@ -140,11 +141,6 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _did_you_mean(key: str, options) -> str:
-    close = difflib.get_close_matches(key, list(options), n=1, cutoff=0.5)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _coerce(value: Any, typ: Any, where: str) -> Any:
     """Check/convert ``value`` to the annotated type ``typ``; raise a one-line error."""
     origin = typing.get_origin(typ)
@@ -179,7 +175,7 @@ def _apply(obj: Any, values: dict, prefix: str = "") -> None:
     for key, value in values.items():
         where = f"{prefix}{key}"
         if key not in hints:
-            raise GanforgeError(f"unknown config key '{where}'{_did_you_mean(key, hints)}")
+            raise GanforgeError(f"unknown config key '{where}'{did_you_mean(key, hints)}")
         typ = hints[key]
         if dataclasses.is_dataclass(typ):
             if not isinstance(value, dict):
@@ -264,19 +260,25 @@ def to_toml(values: dict, header: str = "") -> str:
     return "\n".join(lines)
 
 
-_CHOICES = {
-    "loss.name": ("minimax", "non_saturating", "max_likelihood", "wasserstein", "hinge", "least_squares"),
-    "optim.schedule": ("constant", "linear"),
-    "model.conditioning": ("none", "acgan", "projection"),
-    "model.g_label": ("multiply", "concat"),
-    "model.g.norm": ("none", "batch", "layer"),
-    "model.d.norm": ("none", "batch", "layer"),
-    "optim.name": ("adam", "sgd"),
-    "model.latent_dist": ("normal", "uniform"),
-    "model.g.output": ("tanh", "sigmoid", "none"),
-    "model.g.activation": ("relu", "leaky_relu", "tanh", "elu"),
-    "model.d.activation": ("relu", "leaky_relu", "tanh", "elu"),
-}
+def _choice_sources() -> dict[str, Any]:
+    """Config key -> the registry (or tuple) that defines its words. Registering a new loss, data
+    set, architecture, optimizer, schedule or activation is all it takes to make it a valid choice."""
+    from .data import DATASETS
+    from .models import DISCRIMINATORS, GENERATORS
+    from .models.conditioning import CONDITIONINGS, LABEL_INPUTS
+    from .models.layers import ACTIVATIONS, NORMS, OUTPUTS
+    from .objectives import LOSSES
+    from .training.latent import LATENTS
+    from .training.optimizers import OPTIMIZERS
+    from .training.schedules import SCHEDULES
+
+    return {
+        "data.name": DATASETS, "loss.name": LOSSES, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES,
+        "model.g.arch": GENERATORS, "model.d.arch": DISCRIMINATORS, "model.latent_dist": LATENTS,
+        "model.conditioning": CONDITIONINGS, "model.g_label": LABEL_INPUTS,
+        "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
+        "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS,
+    }
 
 
 def _get(cfg: Config, dotted: str) -> Any:
@@ -286,36 +288,91 @@ def _get(cfg: Config, dotted: str) -> Any:
     return obj
 
 
+# ranges of numeric keys: (keys, test, what the error says the value must be)
+_RANGES = [
+    (("data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack",
+      "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size"),
+     lambda v: v >= 1, ">= 1"),
+    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.threads", "log.sample_every",
+      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight",
+      "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope"),
+     lambda v: v >= 0, ">= 0"),
+    (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
+    (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
+     lambda v: 0 <= v < 1, "in [0, 1)"),
+    (("loss.real_label",), lambda v: 0 < v <= 1, "in (0, 1]"),
+]
+
+
+def _fail(key: str, value: Any, must: str) -> None:
+    raise GanforgeError(f"config key '{key}' must be {must}, got {value!r}")
+
+
+def _check_finite(obj: Any, prefix: str = "") -> None:
+    """TOML allows nan and inf: no config value may be either."""
+    for f in dataclasses.fields(obj):
+        value, where = getattr(obj, f.name), f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _check_finite(value, where + ".")
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, float) and not math.isfinite(v):
+                _fail(where, value, "a finite number")
+
+
 def validate(cfg: Config) -> None:
-    """Value checks that the types alone do not express."""
-    for key, choices in _CHOICES.items():
-        value = _get(cfg, key)
+    """Every value check that the types alone do not express, in one place, before anything is built."""
+    for key, source in _choice_sources().items():
+        value, choices = _get(cfg, key), list(source.names() if hasattr(source, "names") else source)
         if value not in choices:
-            raise GanforgeError(
-                f"config key '{key}' = '{value}' is not one of {', '.join(choices)}{_did_you_mean(value, choices)}"
-            )
-    positive = ["data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack"]
-    for key in positive:
-        if _get(cfg, key) < 1:
-            raise GanforgeError(f"config key '{key}' must be >= 1, got {_get(cfg, key)}")
+            raise GanforgeError(f"config key '{key}' = '{value}' is not one of {', '.join(choices)}"
+                                f"{did_you_mean(value, choices)}")
+    _check_finite(cfg)
+    for keys, ok, must in _RANGES:
+        for key in keys:
+            if not ok(_get(cfg, key)):
+                _fail(key, _get(cfg, key), must)
+    for net in ("g", "d"):
+        hidden = _get(cfg, f"model.{net}.hidden")
+        if any(h < 1 for h in hidden):
+            _fail(f"model.{net}.hidden", hidden, "a list of layer widths >= 1")
+    if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
+        _fail("optim.betas", cfg.optim.betas, "two numbers in [0, 1) (Adam's beta1, beta2)")
     if cfg.train.epochs < 1 and cfg.train.steps < 1 and cfg.train.kimg <= 0:
         raise GanforgeError("set train.epochs >= 1, train.kimg > 0 or train.steps >= 1")
-    if cfg.loss.name in ("wasserstein", "hinge") and cfg.loss.real_label != 1.0:
+    from .objectives import LOSSES
+
+    if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:
         raise GanforgeError(f"loss.real_label (label smoothing) does not apply to the {cfg.loss.name} loss; leave it at 1.0")
-    if cfg.loss.r1_every < 1:
-        raise GanforgeError("config key 'loss.r1_every' must be >= 1")
-    if not 0.0 <= cfg.optim.decay_start < 1.0:
-        raise GanforgeError("config key 'optim.decay_start' must be in [0, 1)")
-    if not 0.0 < cfg.loss.real_label <= 1.0:
-        raise GanforgeError(f"config key 'loss.real_label' must be in (0, 1], got {cfg.loss.real_label}")
-    if len(cfg.optim.betas) != 2:
-        raise GanforgeError(f"config key 'optim.betas' must have two numbers, got {cfg.optim.betas}")
-    for net in ("g", "d"):
-        if not 0.0 <= _get(cfg, f"model.{net}.dropout") < 1.0:
-            raise GanforgeError(f"config key 'model.{net}.dropout' must be in [0, 1)")
     if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
         raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
     if cfg.data.batch_size % cfg.model.d.pack:
         raise GanforgeError(
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
         )
+    # batch norm needs at least 2 samples per batch (D sees batch / pack packed samples)
+    if cfg.model.g.norm == "batch" and cfg.data.batch_size < 2:
+        raise GanforgeError("data.batch_size=1 cannot train a generator with batch norm (model.g.norm=batch); "
+                            "use data.batch_size >= 2 or model.g.norm=none")
+    if cfg.model.d.norm == "batch" and cfg.data.batch_size // cfg.model.d.pack < 2:
+        raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
+                            "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
+    _validate_eval(cfg)
+
+
+def _validate_eval(cfg: Config) -> None:
+    """``eval.metrics`` names exist, and (when ``eval.every`` > 0) fit the data set, before training starts."""
+    from .evaluation.catalog import validate_metrics
+
+    labelled = cfg.model.conditioning != "none"
+    if cfg.eval.every > 0:
+        if cfg.eval.n < 2:
+            _fail("eval.n", cfg.eval.n, ">= 2 (samples per periodic evaluation)")
+        validate_metrics(cfg.eval.metrics, cfg.data.name, labelled=labelled,
+                         inception_weights=cfg.eval.inception_weights or None)
+    else:
+        from .evaluation.catalog import METRICS
+
+        for name in cfg.eval.metrics:
+            if name not in METRICS:
+                raise GanforgeError(f"config key 'eval.metrics' names an unknown metric '{name}'"
+                                    f"{did_you_mean(name, METRICS.names())}; choose from {', '.join(METRICS.names())}")

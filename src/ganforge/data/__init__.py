@@ -1,7 +1,9 @@
 """Data sets by name: ``build_data(cfg.data, seed, device)`` returns a batch source.
 
 Each registry entry knows the shape of its samples (``info``) without loading anything, so
-that sampling from a trained generator never touches the data.
+that sampling from a trained generator never touches the data, and how evaluation treats it
+(``eval``: default metrics and sample count, its features, what its metrics can use), so that a
+new data set is one registration.
 """
 
 from __future__ import annotations
@@ -19,9 +21,26 @@ from .toy import TOY_MIXTURES, mixture_centers, mixture_std
 
 
 @dataclass(frozen=True)
+class EvalSpec:
+    """How evaluation treats a data set (read by :mod:`ganforge.evaluation`; nothing here loads data)."""
+
+    kind: str = "image"  # image: a named set with a test split | points: a toy mixture | folder: an image folder
+    metrics: tuple[str, ...] = ("fid", "kid", "prdc")  # default metrics of `ganforge eval`
+    labelled_metrics: tuple[str, ...] = ()  # added to the defaults for a conditional generator's samples
+    n: int = 10_000  # default number of samples to evaluate
+    extractor: str = ""  # features (ganforge.features.EXTRACTORS); "" for a folder: inception with weights, else pixels
+    per_channel: bool = False  # the extractor reads one channel at a time (Stacked MNIST: three digits)
+    # what the samples give the metrics: "features" (compared with a reference split), "probs" (class
+    # probabilities; a folder gains them with Inception weights), "modes" (countable modes), "classes"
+    # (the classifier's classes are the data set's labels)
+    provides: frozenset[str] = frozenset({"features"})
+
+
+@dataclass(frozen=True)
 class Dataset:
     info: Callable[[object], DataInfo]  # data config -> DataInfo
     build: Callable  # (data config, seed, device, progress=True) -> batch source
+    eval: EvalSpec = EvalSpec()
 
 
 DATASETS: Registry[Dataset] = Registry("data set", "data.name")
@@ -35,7 +54,9 @@ def _register_idx(name: str) -> None:
         images, labels = load_idx_set(name, dcfg.split, dcfg.root or None, dcfg.download, progress)
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
-    DATASETS.register(name)(Dataset(info, build))
+    DATASETS.register(name)(Dataset(info, build, EvalSpec(
+        metrics=("fid", "kid", "is", "prdc"), labelled_metrics=("accuracy", "intra_fid"),
+        extractor=f"{name}_classifier", provides=frozenset({"features", "probs", "classes"}))))
 
 
 def _register_toy(name: str) -> None:
@@ -46,7 +67,8 @@ def _register_toy(name: str) -> None:
         return ToyBatches(mixture_centers(name), mixture_std(name), dcfg.batch_size, seed, info(dcfg),
                           dcfg.toy_epoch_size, device)
 
-    DATASETS.register(name)(Dataset(info, build))
+    DATASETS.register(name)(Dataset(info, build, EvalSpec(  # n as in PacGAN / VEEGAN
+        kind="points", metrics=("modes",), n=2_500, provides=frozenset({"modes"}))))
 
 
 def _register_stacked() -> None:
@@ -57,7 +79,9 @@ def _register_stacked() -> None:
         images, labels = stacked_mnist(dcfg.split, dcfg.num_samples, dcfg.root or None, dcfg.download)
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
-    DATASETS.register("stacked_mnist")(Dataset(info, build))
+    DATASETS.register("stacked_mnist")(Dataset(info, build, EvalSpec(  # n as in PacGAN
+        metrics=("fid", "kid", "prdc", "modes"), n=26_000, extractor="mnist_classifier", per_channel=True,
+        provides=frozenset({"features", "modes"}))))
 
 
 def _register_folder() -> None:
@@ -70,7 +94,7 @@ def _register_folder() -> None:
         images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction, progress=progress)
         return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
 
-    DATASETS.register("folder")(Dataset(info, build))
+    DATASETS.register("folder")(Dataset(info, build, EvalSpec(kind="folder")))
 
 
 for _name in IDX_SETS:
@@ -91,4 +115,4 @@ def data_info(dcfg) -> DataInfo:
     return DATASETS.get(dcfg.name).info(dcfg)
 
 
-__all__ = ["DATASETS", "DataInfo", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]
+__all__ = ["DATASETS", "DataInfo", "Dataset", "EvalSpec", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]

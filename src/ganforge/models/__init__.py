@@ -1,4 +1,24 @@
-"""Generator and discriminator architectures by name (``model.g.arch``, ``model.d.arch``)."""
+"""Generator and discriminator architectures by name (``model.g.arch``, ``model.d.arch``).
+
+Adding an architecture: a generator and/or a discriminator class (an ``nn.Module``), registered
+under its name in :data:`GENERATORS` / :data:`DISCRIMINATORS` (a class, or a one-line factory of
+the same signature). Every one is built the same way, ``REGISTRY.get(arch)(mcfg, info)``:
+
+- ``__init__(self, mcfg, info)``: ``mcfg`` is the model config (:class:`ganforge.config.ModelConfig`),
+  ``info`` the data set's :class:`ganforge.data.batches.DataInfo`. The class reads what it needs
+  from them: its net config ``net = mcfg.g`` (G) or ``net = mcfg.d`` (D), ``mcfg.latent_dim``,
+  ``mcfg.channels_last``, ``mcfg.conditioning``, ``mcfg.g_label`` and ``mcfg.g_cbn`` (G), the sample
+  shape ``info.shape`` and ``info.num_classes``. The conditioning pieces are shared, in
+  :mod:`.conditioning`: ``label_input`` and ``conditional_norm`` for G, ``OutputHead`` for D.
+- G: ``forward(z, y=None)``: z (N x latent_dim) and, when conditional, labels y (class indices (N,)
+  or class weights (N x K)) -> samples (N x *info.shape) in the data range [-1, 1].
+- D: ``forward(x, y=None, return_classes=False)``: samples -> raw logits (N,) (one per pack of
+  ``mcfg.d.pack`` samples); with ``return_classes=True`` a pair (logits, class logits or None).
+- ``model.channels_last`` is applied here (``build_*``), after construction.
+- Names: ``mcfg`` the model config, ``net`` a NetConfig, ``norm``/``conditioning`` the config's
+  values of those names, ``width`` only ``NetConfig.width`` (hidden-layer sizes are ``*_dim``).
+  The state dict keys are the checkpoint format: tests/test_model_constructors.py pins them.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +33,10 @@ from .mlp import MLPDiscriminator, MLPGenerator
 GENERATORS: Registry = Registry("generator architecture", "model.g.arch")
 DISCRIMINATORS: Registry = Registry("discriminator architecture", "model.d.arch")
 
-GENERATORS.register("mlp")(
-    lambda mcfg, info: MLPGenerator(mcfg.latent_dim, info.shape, mcfg.g, mcfg, info.num_classes))
-DISCRIMINATORS.register("mlp")(
-    lambda mcfg, info: MLPDiscriminator(info.shape, mcfg.d, mcfg.conditioning, info.num_classes))
-GENERATORS.register("dcgan")(
-    lambda mcfg, info: DCGANGenerator(mcfg.latent_dim, info.shape, mcfg.g, mcfg.channels_last, mcfg, info.num_classes))
-DISCRIMINATORS.register("dcgan")(
-    lambda mcfg, info: DCGANDiscriminator(info.shape, mcfg.d, mcfg.channels_last, mcfg.conditioning, info.num_classes))
+GENERATORS.register("mlp")(MLPGenerator)
+DISCRIMINATORS.register("mlp")(MLPDiscriminator)
+GENERATORS.register("dcgan")(DCGANGenerator)
+DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
 
 
 def _memory_format(model: nn.Module, mcfg) -> nn.Module:

@@ -20,7 +20,8 @@ from torch import nn
 from ..errors import GanforgeError
 from .layers import norm_layer
 
-CONDITIONINGS = ("none", "acgan", "projection")
+CONDITIONINGS = ("none", "acgan", "projection")  # model.conditioning
+LABEL_INPUTS = ("multiply", "concat")  # model.g_label
 
 
 def check_conditioning(mcfg, num_classes: int) -> None:
@@ -32,19 +33,21 @@ def check_conditioning(mcfg, num_classes: int) -> None:
 
 
 class LabelInput(nn.Module):
-    def __init__(self, mode: str, num_classes: int, latent_dim: int):
+    """G's input: z combined with a label embedding, as ``g_label`` (``model.g_label``) says."""
+
+    def __init__(self, g_label: str, num_classes: int, latent_dim: int):
         super().__init__()
-        if mode not in ("multiply", "concat"):
-            raise GanforgeError(f"model.g_label must be multiply or concat, got '{mode}'")
-        self.mode = mode
+        if g_label not in LABEL_INPUTS:
+            raise GanforgeError(f"model.g_label must be multiply or concat, got '{g_label}'")
+        self.g_label = g_label
         self.embed = nn.Embedding(num_classes, latent_dim)
-        self.out_dim = latent_dim * (2 if mode == "concat" else 1)
+        self.out_dim = latent_dim * (2 if g_label == "concat" else 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         if y is None:
             raise GanforgeError("this generator is conditional: give labels (e.g. ganforge sample RUN --label 3)")
         e = embed_labels(self.embed, y)
-        return z * e if self.mode == "multiply" else torch.cat([z, e], dim=1)
+        return z * e if self.g_label == "multiply" else torch.cat([z, e], dim=1)
 
 
 def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
@@ -70,13 +73,14 @@ class ConditionalBatchNorm(nn.Module):
         return self.bn(x) * embed_labels(self.gain, y).view(shape) + embed_labels(self.bias, y).view(shape)
 
 
-def conditional_norm(mcfg, net, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
-    """G's norm layer: conditional batch norm when ``model.g_cbn`` is on, else ``model.g.norm``."""
-    if mcfg is not None and mcfg.conditioning != "none" and mcfg.g_cbn:
-        if net.norm != "batch":
-            raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{net.norm}'")
+def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
+    """G's norm layer: conditional batch norm when ``model.g_cbn`` is on (with conditioning), else
+    ``model.g.norm``. For G only: D's norm layers are plain ``norm_layer(mcfg.d.norm, ...)``."""
+    if mcfg.conditioning != "none" and mcfg.g_cbn:
+        if mcfg.g.norm != "batch":
+            raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{mcfg.g.norm}'")
         return ConditionalBatchNorm(channels, num_classes, spatial)
-    return norm_layer(net.norm, channels, spatial)
+    return norm_layer(mcfg.g.norm, channels, spatial)
 
 
 def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -87,28 +91,31 @@ def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -
 
 
 def label_input(mcfg, num_classes: int) -> LabelInput | None:
+    """G's label input, or None without conditioning (G then takes z alone)."""
     if mcfg.conditioning == "none":
         return None
     return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
 
 
 class OutputHead(nn.Module):
-    def __init__(self, kind: str, num_classes: int, feat_dim: int):
+    """D's last layer on features h (N x feat_dim), as ``conditioning`` (``model.conditioning``) says."""
+
+    def __init__(self, conditioning: str, num_classes: int, feat_dim: int):
         super().__init__()
-        self.kind = kind
+        self.conditioning = conditioning
         self.linear = nn.Linear(feat_dim, 1)
-        if kind == "acgan":
+        if conditioning == "acgan":
             self.aux = nn.Linear(feat_dim, num_classes)
-        elif kind == "projection":
+        elif conditioning == "projection":
             self.embed = nn.Embedding(num_classes, feat_dim)
             nn.init.normal_(self.embed.weight, std=0.02)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         out = self.linear(h).squeeze(1)
-        if self.kind == "projection":
+        if self.conditioning == "projection":
             if y is None:
                 raise GanforgeError("the projection discriminator needs labels")
             out = out + (self.embed(y) * h).sum(dim=1)
         if return_classes:
-            return out, (self.aux(h) if self.kind == "acgan" else None)
+            return out, (self.aux(h) if self.conditioning == "acgan" else None)
         return out

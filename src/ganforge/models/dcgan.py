@@ -36,32 +36,34 @@ def _seq(*layers) -> nn.Sequential:
 
 
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int, shape: tuple[int, int, int], net, channels_last: bool = False,
-                 mcfg=None, num_classes: int = 0):
+    """z (B x latent_dim) [+ labels] -> images (B x C x H x W); the net config is ``mcfg.g``."""
+
+    def __init__(self, mcfg, info):
         super().__init__()
-        channels, height, width_px = shape
-        if height != width_px:
-            raise GanforgeError(f"dcgan needs square images, got {height}x{width_px}")
-        self.base, self.k = _geometry(height)
-        self.latent_dim, self.shape = latent_dim, tuple(shape)
-        self.channels_last = channels_last
+        net, num_classes = mcfg.g, info.num_classes
+        img_channels, rows, cols = info.shape
+        if rows != cols:
+            raise GanforgeError(f"dcgan needs square images, got {rows}x{cols}")
+        self.base, self.k = _geometry(rows)
+        self.latent_dim, self.shape = mcfg.latent_dim, tuple(info.shape)
+        self.channels_last = mcfg.channels_last
         c = net.width * 2 ** (self.k - 1)
         self.c0 = c
-        self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
-        in_dim = self.cond.out_dim if self.cond else latent_dim
+        self.cond = label_input(mcfg, num_classes)
+        in_dim = self.cond.out_dim if self.cond else self.latent_dim
         self.project = _seq(nn.Linear(in_dim, c * self.base * self.base, bias=net.norm == "none"))
-        self.project_norm = _seq(conditional_norm(mcfg, net, c, num_classes, spatial=True),
+        self.project_norm = _seq(conditional_norm(mcfg, c, num_classes, spatial=True),
                                  activation(net.activation, net.negative_slope))
         blocks = []
         for i in range(self.k):
             last = i == self.k - 1
-            c_out = channels if last else c // 2
+            c_out = img_channels if last else c // 2
             conv = nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1, bias=last or net.norm == "none")
             if last:
                 out = {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": None}[net.output]
                 blocks.append(_seq(conv, out))
             else:
-                blocks.append(_seq(conv, conditional_norm(mcfg, net, c_out, num_classes, spatial=True),
+                blocks.append(_seq(conv, conditional_norm(mcfg, c_out, num_classes, spatial=True),
                                    activation(net.activation, net.negative_slope)))
             c = c_out
         self.blocks = nn.Sequential(*blocks)
@@ -83,14 +85,17 @@ class DCGANGenerator(nn.Module):
 
 
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, shape: tuple[int, int, int], net, channels_last: bool = False, conditioning: str = "none",
-                 num_classes: int = 0):
+    """images (B x C x H x W) -> one raw logit per image (per pack of ``pack``), with conditioning
+    see :class:`OutputHead`; the net config is ``mcfg.d``."""
+
+    def __init__(self, mcfg, info):
         super().__init__()
-        channels, height, _ = shape
-        self.base, self.k = _geometry(height)
-        self.shape, self.pack, self.channels_last = tuple(shape), net.pack, channels_last
+        net = mcfg.d
+        img_channels, rows, _ = info.shape
+        self.base, self.k = _geometry(rows)
+        self.shape, self.pack, self.channels_last = tuple(info.shape), net.pack, mcfg.channels_last
         layers = []
-        c_in, c = channels * net.pack, net.width
+        c_in, c = img_channels * net.pack, net.width
         for i in range(self.k):
             layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1),
                        None if i == 0 else norm_layer(net.norm, c, spatial=True),
@@ -99,7 +104,7 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.Dropout(net.dropout))
             c_in, c = c, c * 2
         self.features = _seq(*layers)
-        self.head = OutputHead(conditioning, num_classes, c_in * self.base * self.base)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_in * self.base * self.base)
         if net.spectral_norm:
             apply_spectral_norm(self)
 

@@ -5,29 +5,33 @@ from __future__ import annotations
 from torch import nn
 
 from ..errors import GanforgeError
+from ..registry import Registry
+
+
+ACTIVATIONS: Registry = Registry("activation", "model.g.activation / model.d.activation")
+ACTIVATIONS.register("relu")(lambda negative_slope: nn.ReLU())
+ACTIVATIONS.register("leaky_relu")(lambda negative_slope: nn.LeakyReLU(negative_slope))
+ACTIVATIONS.register("tanh")(lambda negative_slope: nn.Tanh())
+ACTIVATIONS.register("elu")(lambda negative_slope: nn.ELU())
+
+NORMS = ("none", "batch", "layer")  # see norm_layer
+OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer; sigmoid is rescaled to [-1, 1]
 
 
 def activation(name: str, negative_slope: float = 0.2) -> nn.Module:
-    if name == "relu":
-        return nn.ReLU()
-    if name == "leaky_relu":
-        return nn.LeakyReLU(negative_slope)
-    if name == "tanh":
-        return nn.Tanh()
-    if name == "elu":
-        return nn.ELU()
-    raise GanforgeError(f"unknown activation '{name}'; use relu, leaky_relu, tanh or elu")
+    return ACTIVATIONS.get(name)(negative_slope)
 
 
-def norm_layer(kind: str, channels: int, spatial: bool) -> nn.Module | None:
-    """``batch`` -> BatchNorm1d/2d; ``layer`` -> LayerNorm over features (GroupNorm(1, C) for maps)."""
-    if kind == "none":
+def norm_layer(norm: str, channels: int, spatial: bool) -> nn.Module | None:
+    """``norm`` (a NetConfig.norm): ``batch`` -> BatchNorm1d/2d; ``layer`` -> LayerNorm over features
+    (GroupNorm(1, C) for maps); ``none`` -> None. ``spatial``: the input is a (N, C, H, W) map."""
+    if norm == "none":
         return None
-    if kind == "batch":
+    if norm == "batch":
         return nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
-    if kind == "layer":
+    if norm == "layer":
         return nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels)
-    raise GanforgeError(f"unknown norm '{kind}'; use none, batch or layer")
+    raise GanforgeError(f"unknown norm '{norm}'; use none, batch or layer")
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

@@ -3,39 +3,47 @@
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm
+from .layers import activation, apply_spectral_norm, norm_layer
 
 
-def _hidden_layers(in_dim: int, net, mcfg=None, num_classes: int = 0) -> tuple[list[nn.Module], int]:
+def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
+    """Linear [+ make_norm(out_dim)] + activation [+ dropout] per size in ``net.hidden``; returns the layers
+    and the last layer's output size."""
     layers: list[nn.Module] = []
-    for width in net.hidden:
-        layers.append(nn.Linear(in_dim, width))
-        norm = conditional_norm(mcfg, net, width, num_classes, spatial=False)
-        if norm is not None:
-            layers.append(norm)
+    for out_dim in net.hidden:
+        layers.append(nn.Linear(in_dim, out_dim))
+        norm_module = make_norm(out_dim)
+        if norm_module is not None:
+            layers.append(norm_module)
         layers.append(activation(net.activation, net.negative_slope))
         if net.dropout > 0:
             layers.append(nn.Dropout(net.dropout))
-        in_dim = width
+        in_dim = out_dim
     return layers, in_dim
 
 
 class MLPGenerator(nn.Module):
-    """z (B x latent_dim) [+ labels] -> sample (B x *shape), in [-1, 1] with a tanh output."""
+    """z (B x latent_dim) [+ labels] -> sample (B x *shape), in [-1, 1] with a tanh output.
 
-    def __init__(self, latent_dim: int, shape: tuple[int, ...], net, mcfg=None, num_classes: int = 0):
+    ``self.net`` is the layer stack (its name fixes the checkpoint keys ``net.<i>.*``); the net
+    config is ``mcfg.g``."""
+
+    def __init__(self, mcfg, info):
         super().__init__()
-        self.latent_dim = latent_dim
-        self.shape = tuple(shape)
-        self.cond = label_input(mcfg, num_classes) if mcfg is not None else None
-        layers, width = _hidden_layers(self.cond.out_dim if self.cond else latent_dim, net, mcfg, num_classes)
-        layers.append(nn.Linear(width, math.prod(self.shape)))
+        net, num_classes = mcfg.g, info.num_classes
+        self.latent_dim = mcfg.latent_dim
+        self.shape = tuple(info.shape)
+        self.cond = label_input(mcfg, num_classes)
+        layers, out_dim = _hidden_layers(self.cond.out_dim if self.cond else self.latent_dim, net,
+                                         lambda n: conditional_norm(mcfg, n, num_classes, spatial=False))
+        layers.append(nn.Linear(out_dim, math.prod(self.shape)))
         if net.output == "tanh":
             layers.append(nn.Tanh())
         elif net.output == "sigmoid":  # sigmoid rescaled to the data range [-1, 1]
@@ -58,15 +66,19 @@ class _ScaledSigmoid(nn.Module):
 
 class MLPDiscriminator(nn.Module):
     """sample (B x *shape) -> one raw logit per sample, or per pack of ``pack`` samples (PacGAN);
-    with conditioning, see :class:`OutputHead` (``return_classes`` gives AC-GAN's class logits)."""
+    with conditioning, see :class:`OutputHead` (``return_classes`` gives AC-GAN's class logits).
 
-    def __init__(self, shape: tuple[int, ...], net, conditioning: str = "none", num_classes: int = 0):
+    ``self.net`` is the layer stack (its name fixes the checkpoint keys); the net config is ``mcfg.d``."""
+
+    def __init__(self, mcfg, info):
         super().__init__()
-        self.shape = tuple(shape)
+        net = mcfg.d
+        self.shape = tuple(info.shape)
         self.pack = net.pack
-        layers, width = _hidden_layers(math.prod(self.shape) * self.pack, net)
+        layers, out_dim = _hidden_layers(math.prod(self.shape) * self.pack, net,
+                                         lambda n: norm_layer(net.norm, n, spatial=False))
         self.net = nn.Sequential(*layers)
-        self.head = OutputHead(conditioning, num_classes, width)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim)
         if net.spectral_norm:
             apply_spectral_norm(self)
 

@@ -38,6 +38,7 @@ class Objective:
     """A GAN loss: ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``."""
 
     name = ""
+    label_smoothing = True  # whether loss.real_label < 1 means anything for this loss
 
     def __init__(self, real_label: float = 1.0):
         self.real_label = float(real_label)
@@ -88,6 +89,7 @@ class MaxLikelihood(Objective):
 @LOSSES.register("wasserstein")
 class Wasserstein(RawScoreObjective):
     name = "wasserstein"
+    label_smoothing = False
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return fake_logits.mean() - real_logits.mean()
@@ -99,6 +101,7 @@ class Wasserstein(RawScoreObjective):
 @LOSSES.register("hinge")
 class Hinge(RawScoreObjective):
     name = "hinge"
+    label_smoothing = False
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()

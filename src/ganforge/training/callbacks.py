@@ -192,7 +192,7 @@ class Evaluator(Callback):
 
     @torch.no_grad()
     def evaluate(self, trainer) -> dict:
-        from ..metrics.evaluate import TOY_SETS, evaluate_samples
+        from ..evaluation.samples import as_samples, evaluate_samples
 
         gen = torch.Generator(device=trainer.device)
         gen.manual_seed(self.seed + 777)
@@ -203,9 +203,7 @@ class Evaluator(Callback):
         x = torch.cat([G(trainer.latent(min(500, self.n - i), generator=gen),
                          None if labels is None else labels[i:i + 500]).cpu() for i in range(0, self.n, 500)])
         G.train(was_training)
-        samples = {"points": x.numpy()} if self.data_name in TOY_SETS else {"images": to_uint8(x).numpy()}
-        if labels is not None:
-            samples["labels"] = labels.cpu().numpy()
+        samples = as_samples(x, self.data_name, labels)
         result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg,
                                   inception_weights=self.inception_weights)
         for cb in trainer.callbacks:

@@ -77,6 +77,9 @@ def _link_or_copy(src: Path, dst: Path) -> None:
     except OSError:
         shutil.copyfile(src, tmp)
     os.replace(tmp, dst)
+    # rename() between two links of one file does nothing (POSIX): then tmp is still there
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
 
 
 def save_checkpoint(state: dict, path: str | Path, keep_previous: bool = True) -> Path:

@@ -1,8 +1,12 @@
-"""Learning-rate schedules, stepped once per generator step."""
+"""Learning-rate schedules by name (``optim.schedule``), stepped once per generator step."""
 
 from __future__ import annotations
 
 import torch
+
+from ..registry import Registry
+
+SCHEDULES: Registry = Registry("learning-rate schedule", "optim.schedule")
 
 
 def linear_decay(total_steps: int, decay_start: float):
@@ -17,7 +21,15 @@ def linear_decay(total_steps: int, decay_start: float):
     return factor
 
 
-def make_schedulers(ocfg, total_steps: int, optimizers) -> list:
-    if ocfg.schedule == "constant":
-        return []
+@SCHEDULES.register("constant")
+def constant(ocfg, total_steps: int, optimizers) -> list:
+    return []
+
+
+@SCHEDULES.register("linear")
+def linear(ocfg, total_steps: int, optimizers) -> list:
     return [torch.optim.lr_scheduler.LambdaLR(opt, linear_decay(total_steps, ocfg.decay_start)) for opt in optimizers]
+
+
+def make_schedulers(ocfg, total_steps: int, optimizers) -> list:
+    return SCHEDULES.get(ocfg.schedule)(ocfg, total_steps, optimizers)

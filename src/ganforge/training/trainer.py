@@ -23,6 +23,7 @@ from ..config import Config, to_dict
 from ..errors import GanforgeError
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
+from .latent import sample_latent
 from .rng import rng_state, set_rng_state
 from .schedules import make_schedulers
 
@@ -43,12 +44,6 @@ class Experiment:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     device: torch.device
-
-
-def sample_latent(n: int, dim: int, dist: str, device, generator: torch.Generator | None = None) -> torch.Tensor:
-    if dist == "uniform":
-        return torch.rand(n, dim, generator=generator, device=device).mul_(2.0).sub_(1.0)
-    return torch.randn(n, dim, generator=generator, device=device)
 
 
 class Trainer:

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from ganforge.errors import GanforgeError
-from ganforge.metrics.features import EXTRACTORS, file_sha256
-from ganforge.metrics.inception import (
+from ganforge.features import EXTRACTORS, file_sha256
+from ganforge.features.inception import (
     REFERENCE_SHA256,
     FIDInceptionV3,
     InceptionExtractor,

@@ -1,9 +1,9 @@
-"""A small LeNet-like classifier for 28x28 grey images: the feature extractor for MNIST and
-Fashion-MNIST metrics (FID, KID, PRDC on its 128-d penultimate layer; IS and class accuracy
-on its softmax; Stacked MNIST mode counts on its predictions per channel).
+"""Training the feature classifier of MNIST / Fashion-MNIST metrics: ``ganforge train-classifier``.
 
-The shipped weights (``ganforge/weights/<data>_classifier.pt`` + a JSON card with test
-accuracy, seed, epochs and sha256) are made by ``ganforge train-classifier --data <data>``.
+The network and the loading of the shipped weights live in :mod:`ganforge.features.classifier`;
+this module trains it (affine jitter, AdamW, one-cycle schedule, fixed seed) and writes the weights
+with their JSON card (test accuracy, feature scale, seed, epochs, sha256) into the package's
+``weights/`` folder (or ``out_dir``).
 """
 
 from __future__ import annotations
@@ -17,32 +17,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
-FEATURE_DIM = 128
-
-
-def _block(cin: int, cout: int) -> list[nn.Module]:
-    return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
-
-
-class DigitClassifier(nn.Module):
-    """conv32-conv32-pool-conv64-conv64-pool-pool -> fc128 (features) -> ReLU -> fc10.
-
-    Input: B x 1 x 28 x 28 in [-1, 1] (the GAN output range). ~140k parameters.
-    """
-
-    def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.body = nn.Sequential(*_block(1, 32), *_block(32, 32), nn.MaxPool2d(2),
-                                  *_block(32, 64), *_block(64, 64), nn.MaxPool2d(2), nn.MaxPool2d(2))
-        self.fc = nn.Linear(64 * 3 * 3, FEATURE_DIM)
-        self.dropout = nn.Dropout(0.3)
-        self.head = nn.Linear(FEATURE_DIM, num_classes)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(features B x 128, logits B x 10)."""
-        feats = self.fc(self.body(x).flatten(1))
-        return feats, self.head(self.dropout(F.relu(feats)))
+from ..features.base import file_sha256
+from ..features.classifier import FEATURE_DIM, WEIGHTS_DIR, DigitClassifier
 
 
 def _augment(x: torch.Tensor, gen: torch.Generator, flip: bool) -> torch.Tensor:
@@ -116,8 +92,6 @@ def train_classifier(data: str, epochs: int = 8, seed: int = 0, batch_size: int 
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{data}_classifier.pt"
     torch.save({k: v.clone() for k, v in model.state_dict().items()}, weights)
-    from .features import file_sha256
-
     card = {
         "data": data,
         "arch": "DigitClassifier",

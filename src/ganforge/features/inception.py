@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
-from .features import EXTRACTORS, Extractor, file_sha256
+from .base import Extractor, file_sha256
 
 __all__ = ["FIDInceptionV3", "InceptionExtractor", "load_fid_inception",
            "REFERENCE_NAME", "REFERENCE_SHA256", "REFERENCE_URL"]
@@ -278,6 +278,3 @@ def load_fid_inception(path, device="cpu", check_sha256: bool = True) -> Incepti
     ext = InceptionExtractor(net, device)
     ext.name, ext.sha256 = "inception", sha
     return ext
-
-
-EXTRACTORS.register("inception")(lambda device="cpu", weights=None, **_: load_fid_inception(weights, device))
