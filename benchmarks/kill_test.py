@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 OVERRIDES = ["data.name=ring8", "data.batch_size=64", "model.latent_dim=4", "model.g.hidden=[64,64]",
-             "model.g.output=none", "model.d.hidden=[64,64]", "train.steps=300", "log.every=1",
+             "model.g.output=none", "model.d.hidden=[64,64]", "train.steps=1200", "log.every=1",
              "log.sample_every=100", "log.checkpoint_every=2", "log.n_samples=64", "log.tensorboard=false",
              "optim.schedule=linear", "optim.decay_start=0.5", "train.ema_kimg=1"]
 
@@ -69,25 +69,34 @@ def main() -> int:
     ap.add_argument("--trials", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="/tmp/ganforge-killtest")
+    ap.add_argument("--steps", type=int, default=1200, help="training length (generator steps)")
     args = ap.parse_args()
+    overrides = [o for o in OVERRIDES if not o.startswith("train.steps=")] + [f"train.steps={args.steps}"]
     out = Path(args.out)
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     rng = random.Random(args.seed)
 
     t0 = time.perf_counter()
-    ganforge("train", "--no-progress", "--run-dir", str(out / "reference"), *OVERRIDES)
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--no-progress", "--run-dir",
+                             str(out / "reference"), *overrides], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not (out / "reference" / "checkpoints" / "last.pt").exists() and proc.poll() is None:
+        time.sleep(0.01)
+    t_first = time.perf_counter()
+    if proc.wait() != 0:
+        raise SystemExit(f"the reference run failed: {proc.stderr.read()[-500:]}")
+    span = time.perf_counter() - t_first  # kills fall uniformly in the training after the first checkpoint
     reference = final_state(out / "reference")
-    print(f"reference run: {time.perf_counter() - t0:.1f} s (process start included)")
+    print(f"reference run: {time.perf_counter() - t0:.1f} s, {span:.1f} s of it after the first checkpoint")
 
     failures = 0
     for trial in range(args.trials):
         run = out / f"trial_{trial:02d}"
         proc = subprocess.Popen([sys.executable, "-m", "ganforge", "train", "--no-progress", "--run-dir", str(run),
-                                 *OVERRIDES], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                 *overrides], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         while not (run / "checkpoints" / "last.pt").exists() and proc.poll() is None:
             time.sleep(0.01)
-        delay = rng.uniform(0.0, 2.0)
+        delay = rng.uniform(0.0, 0.65 * span)  # the end of the span is the final grid and process exit
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -404,3 +404,13 @@ def test_lazy_r1_without_gradient_penalty_trains():
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     penalties = [r["d_penalty"] for r in rows]
     assert [p > 0 for p in penalties] == [i % 4 == 0 for i in range(9)]  # due on D steps 0, 4, 8 only
+
+
+def test_kill_9_at_random_moments_then_sample_and_resume(tmp_path):
+    """A short run of benchmarks/kill_test.py (20 trials there): after kill -9, sample and resume
+    work and the resumed run ends with the uninterrupted run's weights and losses."""
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "kill_test.py"
+    p = subprocess.run([sys.executable, str(script), "--trials", "2", "--steps", "400", "--seed", "1",
+                        "--out", str(tmp_path / "kills")], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "2/2 trials passed" in p.stdout

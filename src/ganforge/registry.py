@@ -38,6 +38,10 @@ class Registry(Generic[T]):
                                 f"choose one of: {', '.join(sorted(self._items))}")
         return self._items[name]
 
+    def unregister(self, name: str) -> T:
+        """Remove ``name`` (a plug-in unloading itself; tests that register a toy entry)."""
+        return self._items.pop(name)
+
     def names(self) -> list[str]:
         return sorted(self._items)
 
