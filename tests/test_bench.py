@@ -12,9 +12,18 @@ def test_bench_prints_trainer_and_bare_loop_rates(capsys):
     assert main(["bench", str(CONFIGS / "ring8.toml"), "model.g.hidden=[16]", "model.d.hidden=[16]",
                  "--steps", "6", "--warmup", "2", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
-    assert "ganforge trainer" in out and "bare PyTorch loop" in out and "ratio ganforge/bare" in out
-    rates = [float(line.split(":")[1].split("img/s")[0]) for line in out.splitlines() if "img/s" in line]
-    assert len(rates) == 3 and all(r > 0 for r in rates)
+    lines = {line[2:28].strip(): line[28:].split() for line in out.splitlines() if line.startswith("  ")}
+    assert lines["img/s"] == ["fp32", "bf16"]  # side by side
+    for row in ("ganforge trainer", "bare PyTorch loop", "textbook loop", "ratio ganforge/bare"):
+        assert len(lines[row]) == 2 and all(float(v) > 0 for v in lines[row])
+    assert lines["speed-up over fp32"][0] == "1.00x"
+
+
+def test_bench_one_precision(capsys):
+    assert main(["bench", str(CONFIGS / "ring8.toml"), "model.g.hidden=[16]", "model.d.hidden=[16]",
+                 "--steps", "4", "--warmup", "1", "--repeats", "1", "--precision", "bf16"]) == 0
+    assert "bf16" in capsys.readouterr().out
+    assert main(["bench", "x.toml", "--precision", "fp8"]) == 2
 
 
 def test_bench_refuses_what_the_bare_loop_cannot_mirror(capsys):

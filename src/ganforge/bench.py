@@ -9,11 +9,14 @@ Three loops run over the same models, loss, optimizer settings and batch size, i
 - textbook: the PyTorch DCGAN-tutorial loop (as ``bare`` but D's weight gradients are also
             computed in the G step and thrown away).
 
-ratio = ganforge / bare measures the framework's overhead (goal >= 0.95).
+ratio = ganforge / bare measures the framework's overhead (goal >= 0.95). Each precision
+(fp32 and bf16 by default; ``--precision``) is measured the same way, the bare loops autocast as
+the trainer does, and the speed-up of each over fp32 is printed beside the ratios.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import resource
 import statistics
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import torch
 
-from .build import build_experiment
+from .build import build_experiment, resolve_device
 from .config import load_config
 from .errors import GanforgeError
 from .training.callbacks import JsonlLogger, ProgressBar
@@ -31,10 +34,13 @@ from .training.trainer import Trainer, sample_latent
 
 
 def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
-    """Seconds for ``steps`` generator steps of a minimal hand-written loop."""
+    """Seconds for ``steps`` generator steps of a minimal hand-written loop (autocast as the
+    trainer's precision says, fp32 logits into the loss, the same memory format)."""
     cfg = exp.cfg
     B, d_steps = cfg.data.batch_size, cfg.train.d_steps
     G, D, obj, opt_g, opt_d = exp.G, exp.D, exp.loss.objective, exp.opt_g, exp.opt_d
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.precision)
+    autocast = (lambda: torch.autocast(exp.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
     images = getattr(exp.data, "images", None)
     if images is not None:
         perm = torch.randperm(len(images), device=images.device)
@@ -53,15 +59,19 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
                 real = centers[torch.randint(len(centers), (B,), device=exp.device)]
                 real = real + std * torch.randn(B, 2, device=exp.device)
             z = sample_latent(B, cfg.model.latent_dim, cfg.model.latent_dist, exp.device)
-            with torch.set_grad_enabled(i == d_steps - 1):
-                fake = G(z)
-            d_loss = obj.d_loss(D(real), D(fake.detach()))
+            with torch.set_grad_enabled(i == d_steps - 1), autocast():
+                fake = G(z).float()
+            with autocast():
+                real_logits, fake_logits = D(real), D(fake.detach())
+            d_loss = obj.d_loss(real_logits.float(), fake_logits.float())
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
         if freeze_d:
             D.requires_grad_(False)
-        g_loss = obj.g_loss(D(fake))
+        with autocast():
+            logits = D(fake)
+        g_loss = obj.g_loss(logits.float())
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
@@ -77,16 +87,8 @@ def _trainer_loop(trainer: Trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300, warmup: int = 30,
-              repeats: int = 3) -> dict:
-    cfg = load_config(config, overrides)
-    cfg.log.progress = False
-    extras = [name for name, on in (("model.conditioning=none", cfg.model.conditioning != "none"),
-                                    ("loss.gp_weight=0", cfg.loss.gp_weight), ("loss.r1_gamma=0", cfg.loss.r1_gamma),
-                                    ("train.ema_kimg=0", cfg.train.ema_kimg)) if on]
-    if extras:
-        raise GanforgeError("ganforge bench compares the trainer with a bare loop of plain unconditional GAN steps; "
-                            f"this config needs more; bench it with: {' '.join(extras)}")
+def _measure(cfg, steps: int, warmup: int, repeats: int) -> tuple[dict, str]:
+    """img/s of the three loops (medians over ``repeats``, interleaved) for one config."""
     images_per_step = cfg.data.batch_size * cfg.train.d_steps
     with tempfile.TemporaryDirectory() as tmp:
         exp = build_experiment(cfg)
@@ -100,25 +102,52 @@ def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300,
             times["ganforge"].append(_trainer_loop(trainer, steps))
             times["bare"].append(_bare_loop(bare, steps, True))
             times["textbook"].append(_bare_loop(bare, steps, False))
-    rates = {k: steps * images_per_step / statistics.median(v) for k, v in times.items()}
+    return {k: steps * images_per_step / statistics.median(v) for k, v in times.items()}, str(exp.device)
+
+
+def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300, warmup: int = 30,
+              repeats: int = 3, precisions: list[str] | None = None) -> dict:
+    """Bench the trainer against the bare loops in each precision (default: fp32 and bf16; fp16
+    too on CUDA), side by side: the overhead ratio per precision and the speed-up over fp32."""
+    cfg = load_config(config, overrides)
+    cfg.log.progress = False
+    extras = [name for name, on in (("model.conditioning=none", cfg.model.conditioning != "none"),
+                                    ("loss.gp_weight=0", cfg.loss.gp_weight), ("loss.r1_gamma=0", cfg.loss.r1_gamma),
+                                    ("train.ema_kimg=0", cfg.train.ema_kimg)) if on]
+    if extras:
+        raise GanforgeError("ganforge bench compares the trainer with a bare loop of plain unconditional GAN steps; "
+                            f"this config needs more; bench it with: {' '.join(extras)}")
+    if precisions is None:
+        precisions = ["fp32", "bf16"] + (["fp16"] if resolve_device(cfg.train.device).type == "cuda" else [])
+    rates, device = {}, ""
+    for p in precisions:
+        cfg.train.precision = p
+        rates[p], device = _measure(cfg, steps, warmup, repeats)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "config": cfg.name,
-        "device": str(exp.device),
+        "device": device,
         "threads": torch.get_num_threads(),
         "batch_size": cfg.data.batch_size,
+        "channels_last": cfg.model.channels_last,
         "steps": steps,
         "repeats": repeats,
-        "img_per_s": {k: round(v, 1) for k, v in rates.items()},
-        "ratio_vs_bare": round(rates["ganforge"] / rates["bare"], 3),
-        "ratio_vs_textbook": round(rates["ganforge"] / rates["textbook"], 3),
+        "img_per_s": {p: {k: round(v, 1) for k, v in r.items()} for p, r in rates.items()},
+        "ratio_vs_bare": {p: round(r["ganforge"] / r["bare"], 3) for p, r in rates.items()},
+        "ratio_vs_textbook": {p: round(r["ganforge"] / r["textbook"], 3) for p, r in rates.items()},
+        "speedup_vs_fp32": ({p: round(r["ganforge"] / rates["fp32"]["ganforge"], 3) for p, r in rates.items()}
+                            if "fp32" in rates else {}),
         "peak_rss_mb": round(peak_mb, 1),
     }
-    print(f"bench {cfg.name}: batch {cfg.data.batch_size}, {steps} steps x {repeats} (median), "
-          f"device {exp.device}, {torch.get_num_threads()} threads")
-    print(f"  ganforge trainer : {rates['ganforge']:9.1f} img/s")
-    print(f"  bare PyTorch loop: {rates['bare']:9.1f} img/s   ratio ganforge/bare     = {result['ratio_vs_bare']:.3f}")
-    print(f"  textbook loop    : {rates['textbook']:9.1f} img/s   ratio ganforge/textbook = "
-          f"{result['ratio_vs_textbook']:.3f}")
-    print(f"  peak RSS         : {peak_mb:9.1f} MB")
+    head = "".join(f"{p:>11}" for p in rates)
+    print(f"bench {cfg.name}: batch {cfg.data.batch_size}, {steps} steps x {repeats} (median), device {device}, "
+          f"{torch.get_num_threads()} threads, channels_last={str(cfg.model.channels_last).lower()}")
+    print(f"  {'img/s':<26}{head}")
+    for key, label in (("ganforge", "ganforge trainer"), ("bare", "bare PyTorch loop"), ("textbook", "textbook loop")):
+        print(f"  {label:<26}" + "".join(f"{r[key]:11.1f}" for r in rates.values()))
+    print(f"  {'ratio ganforge/bare':<26}" + "".join(f"{v:11.3f}" for v in result["ratio_vs_bare"].values()))
+    print(f"  {'ratio ganforge/textbook':<26}" + "".join(f"{v:11.3f}" for v in result["ratio_vs_textbook"].values()))
+    if result["speedup_vs_fp32"]:
+        print(f"  {'speed-up over fp32':<26}" + "".join(f"{v:10.2f}x" for v in result["speedup_vs_fp32"].values()))
+    print(f"  peak RSS {peak_mb:.1f} MB")
     return result

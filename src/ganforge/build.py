@@ -10,6 +10,8 @@ from .errors import GanforgeError
 from .models import build_discriminator, build_generator
 from .objectives import build_loss
 from .training.optimizers import make_optimizer
+from .training.distributed import SINGLE, Dist, broadcast_module, convert_sync_batchnorm, rank_device, wrap_generator
+from .training.precision import Precision
 from .training.rng import seed_everything
 from .training.trainer import Experiment
 
@@ -31,16 +33,35 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
-def build_experiment(cfg: Config, device: torch.device | None = None, progress: bool = True) -> Experiment:
+def build_experiment(cfg: Config, device: torch.device | None = None, progress: bool = True,
+                     dist: Dist = SINGLE) -> Experiment:
+    """Everything a training needs; ``dist`` (a torchrun rank) shards the data and syncs the models."""
     if cfg.train.threads > 0:
         torch.set_num_threads(cfg.train.threads)
-    device = device or resolve_device(cfg.train.device)
+    device = rank_device(device or resolve_device(cfg.train.device), dist)
+    if dist.active:
+        local, rem = divmod(cfg.data.batch_size, dist.world)
+        if rem or local % cfg.model.d.pack:
+            raise GanforgeError(f"data.batch_size ({cfg.data.batch_size}) is the global batch: it must split evenly "
+                                f"over {dist.world} processes (and model.d.pack={cfg.model.d.pack} on each)")
     seed_everything(cfg.seed)
-    data_device = device if cfg.data.device == "auto" else resolve_device(cfg.data.device)
-    data = build_data(cfg.data, cfg.seed, data_device, progress=progress)
+    data_device = device if cfg.data.device == "auto" else rank_device(resolve_device(cfg.data.device), dist)
+    data = build_data(cfg.data, cfg.seed, data_device, progress=progress and dist.is_main)
+    data.shard(dist.slice(cfg.data.batch_size))
+    if data_device != device:
+        data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
     G = build_generator(cfg.model, data.info).to(device)
     D = build_discriminator(cfg.model, data.info).to(device)
-    loss = build_loss(cfg)
+    if dist.active:
+        if cfg.model.sync_bn:
+            convert_sync_batchnorm(G)
+            convert_sync_batchnorm(D)
+        broadcast_module(G, dist)
+        broadcast_module(D, dist)
+    precision = Precision(cfg.train.precision, device, quiet=not dist.is_main)
+    loss = build_loss(cfg, precision)
+    loss.penalties.part = (dist.rank, dist.world)
     opt_g = make_optimizer(G.parameters(), cfg.optim, cfg.optim.g_lr)
     opt_d = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr)
-    return Experiment(cfg, data, G, D, loss, opt_g, opt_d, device)
+    return Experiment(cfg, data, G, D, loss, opt_g, opt_d, device, precision, dist,
+                      wrap_generator(G, dist, device))

@@ -45,6 +45,16 @@ def _out_file(*suffixes: str):
     return parse
 
 
+def _precisions(text: str) -> list[str]:
+    from .training.precision import PRECISIONS
+
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    bad = [p for p in names if p not in PRECISIONS]
+    if bad or not names:
+        raise argparse.ArgumentTypeError(f"'{text}': choose from {', '.join(PRECISIONS)}")
+    return names
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse with its errors as one ``error:`` line (exit 2), like every other ganforge error."""
 
@@ -71,7 +81,12 @@ def _cmd_train(args) -> int:
         cfg = load_config(args.config, args.overrides)
         run_dir, trainer, status = train(cfg, args.run_dir, progress=False if args.no_progress else None)
     from .runs import RunDir
+    from .training import distributed
 
+    del trainer  # a DDP-wrapped model must go before its process group
+    distributed.teardown()
+    if run_dir is None:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     print(f"run directory: {run_dir}")
     samples = RunDir(run_dir).sample_grids()
     if samples:
@@ -90,7 +105,8 @@ def _cmd_sample(args) -> int:
 def _cmd_bench(args) -> int:
     from .bench import run_bench
 
-    run_bench(args.config, args.overrides, steps=args.steps, warmup=args.warmup, repeats=args.repeats)
+    run_bench(args.config, args.overrides, steps=args.steps, warmup=args.warmup, repeats=args.repeats,
+              precisions=args.precision)
     return 0
 
 
@@ -168,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--steps", type=positive, default=300)
     b.add_argument("--warmup", type=non_negative, default=30)
     b.add_argument("--repeats", type=positive, default=3)
+    b.add_argument("--precision", type=_precisions, default=None, metavar="LIST",
+                   help="comma-separated precisions to compare (default fp32,bf16; fp16 too on CUDA)")
     b.set_defaults(func=_cmd_bench)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")

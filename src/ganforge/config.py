@@ -62,6 +62,7 @@ class ModelConfig:
     conditioning: str = "none"  # none | acgan | projection (labels from the data set)
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
+    sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
     g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
     d: NetConfig = field(default_factory=NetConfig)
 
@@ -97,6 +98,7 @@ class TrainConfig:
     d_steps: int = 1  # discriminator steps per generator step
     ema_kimg: float = 0.0  # generator EMA half-life in thousands of images (StyleGAN2-ADA: 10); 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "fp32"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with a gradient scaler): autocast of G and D
     threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
 
 
@@ -270,6 +272,7 @@ def _choice_sources() -> dict[str, Any]:
     from .objectives import LOSSES
     from .training.latent import LATENTS
     from .training.optimizers import OPTIMIZERS
+    from .training.precision import PRECISIONS
     from .training.schedules import SCHEDULES
 
     return {
@@ -277,7 +280,7 @@ def _choice_sources() -> dict[str, Any]:
         "model.g.arch": GENERATORS, "model.d.arch": DISCRIMINATORS, "model.latent_dist": LATENTS,
         "model.conditioning": CONDITIONINGS, "model.g_label": LABEL_INPUTS,
         "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
-        "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS,
+        "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS, "train.precision": PRECISIONS,
     }
 
 

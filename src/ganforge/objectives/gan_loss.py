@@ -9,6 +9,8 @@ conditionings touch this module alone.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import torch.nn.functional as F
 
@@ -20,16 +22,23 @@ D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
 
 
 class GANLoss:
-    def __init__(self, lcfg, conditioning: str = "none"):
+    def __init__(self, lcfg, conditioning: str = "none", precision=None):
         self.objective = build_objective(lcfg)
         self.penalties = Penalties(lcfg)
         self.aux_weight = lcfg.aux_weight
         self.aux_fake_d = lcfg.aux_fake_d
         self.conditioning = conditioning
+        self.precision = precision  # training.precision.Precision; None = fp32 without autocast
 
     @property
     def conditional(self) -> bool:
         return self.conditioning != "none"
+
+    def _autocast(self):
+        return self.precision.autocast() if self.precision is not None else contextlib.nullcontext()
+
+    def _full(self):
+        return self.precision.full() if self.precision is not None else contextlib.nullcontext()
 
     def prepare_real(self, real: torch.Tensor) -> torch.Tensor:
         """The real batch as D should see it (with requires_grad when R1 is due this step)."""
@@ -39,21 +48,30 @@ class GANLoss:
         """(loss to minimise, detached statistics in :data:`D_STATS` order) of one D step.
 
         ``fake`` must be detached from G; ``y_real``/``y_fake`` are None for unconditional models.
+        Under mixed precision D's forward passes are autocast, except the real pass of a step where
+        R1 is due: R1's double backward (like the gradient penalty's) runs in fp32.
         """
         obj = self.objective
-        real_logits, real_cls = D(real, y_real, return_classes=True)
-        fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        with self._full() if self.penalties.r1_due() else self._autocast():
+            real_logits, real_cls = D(real, y_real, return_classes=True)
+        with self._autocast():
+            fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the objective sees fp32
         d_loss = total = obj.d_loss(real_logits, fake_logits)
         zero = torch.zeros((), device=real_logits.device)
         class_loss = zero
         if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
-            class_loss = F.cross_entropy(real_cls, y_real)
+            class_loss = F.cross_entropy(real_cls.float(), y_real)
             if self.aux_fake_d:
-                class_loss = class_loss + F.cross_entropy(fake_cls, y_fake)
+                class_loss = class_loss + F.cross_entropy(fake_cls.float(), y_fake)
             total = total + self.aux_weight * class_loss
         penalty = zero
         if self.penalties.active:
-            p = self.penalties(lambda x: D(x, y_real), real, fake, real_logits)
+            def d_fp32(x):
+                with self._full():
+                    return D(x, y_real).float()
+
+            p = self.penalties(d_fp32, real, fake, real_logits)
             if p is not None:  # lazy R1 without a gradient penalty: nothing on the steps in between
                 penalty = p
                 total = total + penalty
@@ -64,9 +82,10 @@ class GANLoss:
 
     def generator(self, D, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
-        g_logits, g_cls = D(fake, y_fake, return_classes=True)
-        g_loss = self.objective.g_loss(g_logits)
-        total = g_loss if g_cls is None else g_loss + self.aux_weight * F.cross_entropy(g_cls, y_fake)
+        with self._autocast():
+            g_logits, g_cls = D(fake, y_fake, return_classes=True)
+        g_loss = self.objective.g_loss(g_logits.float())
+        total = g_loss if g_cls is None else g_loss + self.aux_weight * F.cross_entropy(g_cls.float(), y_fake)
         return total, g_loss.detach()
 
     def logged(self) -> tuple[str, ...]:
@@ -86,5 +105,5 @@ class GANLoss:
         self.penalties.count = int(state.get("penalty_count", 0))
 
 
-def build_loss(cfg) -> GANLoss:
-    return GANLoss(cfg.loss, cfg.model.conditioning)
+def build_loss(cfg, precision=None) -> GANLoss:
+    return GANLoss(cfg.loss, cfg.model.conditioning, precision)

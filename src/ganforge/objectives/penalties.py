@@ -12,10 +12,13 @@ from __future__ import annotations
 import torch
 
 
-def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(D, real: torch.Tensor, fake: torch.Tensor, part: tuple[int, int] = (0, 1)) -> torch.Tensor:
     """E[(||grad D(x_hat)|| - 1)^2] (without the lambda); uses the global torch RNG for e.
-    ``D`` is any callable from samples to logits (a conditional D with its labels bound)."""
-    e = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)
+    ``D`` is any callable from samples to logits (a conditional D with its labels bound).
+    ``part = (rank, world)``: e is drawn for the global batch and this rank's slice is used."""
+    rank, world = part
+    n = real.shape[0]
+    e = torch.rand(n * world, *([1] * (real.dim() - 1)), device=real.device, dtype=real.dtype)[rank * n:(rank + 1) * n]
     x_hat = (e * real.detach() + (1 - e) * fake.detach()).requires_grad_(True)
     (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
     return (grad.flatten(1).norm(2, dim=1) - 1.0).pow(2).mean()
@@ -35,6 +38,7 @@ class Penalties:
         self.r1_gamma = lcfg.r1_gamma
         self.r1_every = lcfg.r1_every
         self.count = 0  # discriminator steps seen (for lazy R1); saved with the trainer
+        self.part = (0, 1)  # (rank, world) of a data-parallel run
 
     @property
     def active(self) -> bool:
@@ -47,7 +51,7 @@ class Penalties:
         """The total penalty for this D step (``real`` has requires_grad when R1 is due)."""
         total = None
         if self.gp_weight > 0:
-            total = self.gp_weight * gradient_penalty(D, real, fake)
+            total = self.gp_weight * gradient_penalty(D, real, fake, self.part)
         if self.r1_due():
             r1 = 0.5 * self.r1_gamma * self.r1_every * r1_penalty(real_logits, real)
             total = r1 if total is None else total + r1

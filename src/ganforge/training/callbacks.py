@@ -204,8 +204,10 @@ class Evaluator(Callback):
                          None if labels is None else labels[i:i + 500]).cpu() for i in range(0, self.n, 500)])
         G.train(was_training)
         samples = as_samples(x, self.data_name, labels)
-        result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg,
-                                  inception_weights=self.inception_weights)
+        # on the training device, with the run's own data root (reference statistics are cached)
+        root = (self.dcfg.root or None) if self.dcfg is not None else None
+        result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg, device=trainer.device,
+                                  root=root, inception_weights=self.inception_weights)
         for cb in trainer.callbacks:
             cb.on_eval(trainer, result)
         return result

@@ -15,6 +15,7 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..runs import RunDir, RunLock, claim_given, claim_new, load_run_config, quote, resolve, write_config
 from .callbacks import Checkpointer, Evaluator, JsonlLogger, ProgressBar, SampleWriter, TensorBoardLogger
+from . import distributed
 from .checkpoint import remove_stray_temps
 from .trainer import Trainer, TrainingDiverged
 
@@ -51,10 +52,20 @@ def _run(trainer: Trainer, run: RunDir) -> str:
     return status
 
 
+def _worker(cfg: Config, exp, callbacks: list | None) -> tuple[None, Trainer, str]:
+    """A data-parallel rank other than 0: trains its share, writes nothing."""
+    trainer = Trainer(exp, list(callbacks or []))
+    return None, trainer, trainer.run()
+
+
 def train(cfg: Config, run_dir: str | Path | None = None, callbacks: list | None = None,
-          progress: bool | None = None) -> tuple[Path, Trainer, str]:
-    """Train a new run. Returns (run directory, trainer, status)."""
-    exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress)
+          progress: bool | None = None) -> tuple[Path | None, Trainer, str]:
+    """Train a new run. Returns (run directory, trainer, status); under torchrun, ranks other than
+    0 return None for the directory (rank 0 alone writes it)."""
+    d = distributed.setup(cfg.train.device)
+    exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress, dist=d)
+    if not d.is_main:
+        return _worker(cfg, exp, callbacks)
     run = claim_given(run_dir) if run_dir is not None else claim_new(cfg.log.out_dir, cfg.name)
     with RunLock(run):
         if run_dir is not None and run.has_checkpoint():  # another process got there between claim and lock
@@ -91,10 +102,21 @@ def resume(source: str | Path, overrides: list[str] | None = None, callbacks: li
     run, file = resolve(source)
     if not run.path.is_dir():
         raise GanforgeError(f"run directory {run} not found")
+    d = distributed.env_world()
+    if not d.is_main:  # a data-parallel rank: read the same checkpoint, write nothing
+        cfg, state = load_run_config(file or run.path, overrides)
+        d = distributed.setup(cfg.train.device)
+        exp = build_experiment(cfg, progress=False, dist=d)
+        trainer = Trainer(exp, list(callbacks or []))
+        trainer.load_state_dict(state)
+        if trainer.step >= trainer.total_steps:
+            return None, trainer, "finished"
+        return None, trainer, trainer.run()
     with RunLock(run):
         cfg, state = load_run_config(file or run.path, overrides)
         remove_stray_temps(run.checkpoints)
-        exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress)
+        d = distributed.setup(cfg.train.device)
+        exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress, dist=d)
         trainer = Trainer(exp, make_callbacks(cfg, run, exp.data.info, progress) + list(callbacks or []))
         trainer.load_state_dict(state)
         if file is not None and Path(state["loaded_from"]) != run.last:

@@ -1,6 +1,7 @@
 """The one training loop.
 
-The trainer knows models, optimizers, an objective and a batch source with ``next()``; it
+The trainer knows models, optimizers, a loss (:class:`ganforge.objectives.GANLoss`), a precision
+and a batch source with ``next()``; it
 knows nothing about MNIST, PNG files or run directories. It emits events to callbacks:
 ``on_start``, ``on_log(record)`` every ``log.every`` steps, ``on_step`` after each generator
 step, ``on_end(status)``. A "step" is one generator update (after ``train.d_steps``
@@ -24,6 +25,8 @@ from ..errors import GanforgeError
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
 from .latent import sample_latent
+from .distributed import SINGLE, Dist, all_reduce_mean_, any_rank, average_gradients, barrier
+from .precision import Precision
 from .rng import rng_state, set_rng_state
 from .schedules import make_schedulers
 
@@ -44,6 +47,9 @@ class Experiment:
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
     device: torch.device
+    precision: Precision | None = None
+    dist: Dist = SINGLE  # this process's rank in a torchrun job
+    G_train: nn.Module | None = None  # G for the training passes (DDP-wrapped when distributed)
 
 
 class Trainer:
@@ -54,6 +60,9 @@ class Trainer:
         self.loss = exp.loss
         self.opt_g, self.opt_d = exp.opt_g, exp.opt_d
         self.device = exp.device
+        self.precision = exp.precision or Precision("fp32", exp.device)
+        self.dist = exp.dist
+        self.G_train = exp.G_train if exp.G_train is not None else exp.G
         self.callbacks = list(callbacks)
         tc = self.cfg.train
         images_per_step = self.cfg.data.batch_size * tc.d_steps
@@ -98,12 +107,14 @@ class Trainer:
 
     def train_step(self) -> None:
         """One generator step: ``train.d_steps`` D steps, then a G step, EMA and schedulers."""
-        d_steps = self.cfg.train.d_steps
+        d_steps, batch = self.cfg.train.d_steps, self.cfg.data.batch_size
+        part = self.dist.slice(batch)  # a data-parallel rank's share of the global batch
         for i in range(d_steps):
             real, y_real = self.fetch()
-            z, y_fake = self.latent(len(real)), self.fake_labels(len(real))
-            with torch.set_grad_enabled(i == d_steps - 1):  # the last fake batch is reused by the G step
-                fake = self.G(z, y_fake)
+            z, y_fake = self.latent(batch)[part], self.fake_labels(batch)
+            y_fake = y_fake[part] if y_fake is not None else None
+            with torch.set_grad_enabled(i == d_steps - 1), self.precision.autocast():
+                fake = self.G_train(z, y_fake).float()  # the last fake batch is reused by the G step
             self.d_step(real, y_real, fake.detach(), y_fake)
         self.g_step(fake, y_fake)
         if self.ema is not None:
@@ -114,14 +125,13 @@ class Trainer:
     def fetch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The next real batch (labels only for conditional models), prepared for the D step."""
         real, y_real = self.data.next()
-        self._images += len(real)
+        self._images += len(real) * self.dist.world
         return self.loss.prepare_real(real), (y_real if self.conditional else None)
 
     def d_step(self, real, y_real, fake, y_fake) -> None:
         total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
         self.opt_d.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_d.step()
+        self.precision.step(total, self.opt_d, "d", sync=lambda: average_gradients(self.D, self.dist))
         self._acc_d += stats
         self._n_d += 1
 
@@ -129,8 +139,7 @@ class Trainer:
         self.D.requires_grad_(False)  # gradients flow through D to G only
         total, g_loss = self.loss.generator(self.D, fake, y_fake)
         self.opt_g.zero_grad(set_to_none=True)
-        total.backward()
-        self.opt_g.step()
+        self.precision.step(total, self.opt_g, "g")
         self.D.requires_grad_(True)
         self._acc_g += g_loss
         self._n_g += 1
@@ -138,8 +147,10 @@ class Trainer:
     # ------------------------------------------------------------------ logging
     def flush_stats(self) -> dict:
         """Average the statistics since the last call into one record (syncs the device)."""
-        d = (self._acc_d / max(self._n_d, 1)).tolist()
-        g = (self._acc_g / max(self._n_g, 1)).tolist()
+        acc = torch.cat([self._acc_d, self._acc_g])
+        all_reduce_mean_(acc, self.dist)  # a data-parallel run logs the mean over ranks
+        d = (acc[:5] / max(self._n_d, 1)).tolist()
+        g = (acc[5:] / max(self._n_g, 1)).tolist()
         now = time.perf_counter()
         rate = self._images / max(now - self._clock, 1e-9)
         stats = dict(zip(D_STATS, d))
@@ -177,6 +188,7 @@ class Trainer:
             "g_ema": self.ema.model.state_dict() if self.ema is not None else None,
             "schedulers": [sched.state_dict() for sched in self.schedulers],
             **self.loss.state_dict(),
+            "grad_scalers": self.precision.state_dict(),
             "acc": {"d": self._acc_d.cpu(), "g": self._acc_g.cpu(), "n_d": self._n_d, "n_g": self._n_g},
             "config": to_dict(self.cfg),
         }
@@ -200,6 +212,7 @@ class Trainer:
         for sched, sched_state in zip(self.schedulers, state.get("schedulers", [])):
             sched.load_state_dict(sched_state)
         self.loss.load_state_dict(state)
+        self.precision.load_state_dict(state.get("grad_scalers"))
         acc = state["acc"]
         self._acc_d.copy_(acc["d"])
         self._acc_g.copy_(acc["g"])
@@ -258,7 +271,7 @@ class Trainer:
             self.D.train()
             self._clock = time.perf_counter()
             self._emit("on_start")
-            while self.step < self.total_steps and not self.stop_reason:
+            while self.step < self.total_steps and not self._stop_agreed():
                 self.train_step()
                 self.step += 1
                 if self.step % every == 0 or self.step == self.total_steps:
@@ -269,6 +282,7 @@ class Trainer:
             if self.stop_reason:
                 status = "interrupted"
             self._end(status)
+            barrier(self.dist)  # the other ranks wait for rank 0's final save before they exit
         except TrainingDiverged:
             self._end("diverged")
             raise
@@ -276,3 +290,14 @@ class Trainer:
             for sig, h in old_handlers.items():
                 signal.signal(sig, h)
         return status
+
+    def _stop_agreed(self) -> bool:
+        """Whether to stop now. One process: as soon as a stop was requested. Data-parallel: all
+        ranks agree (every step on CPU, at log intervals on CUDA, where the check syncs the host)."""
+        if not self.dist.active:
+            return bool(self.stop_reason)
+        if self.device.type == "cuda" and self.step % self.cfg.log.every and self.step < self.total_steps:
+            return False
+        if any_rank(bool(self.stop_reason), self.dist, self.device) and not self.stop_reason:
+            self.request_stop("stop requested on another rank")
+        return bool(self.stop_reason)
