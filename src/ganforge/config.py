@@ -58,7 +58,9 @@ class NetConfig:
 class ModelConfig:
     latent_dim: int = 100
     latent_dist: str = "normal"  # normal | uniform (in [-1, 1])
-    channels_last: bool = False  # dcgan: channels_last memory format (faster convolutions on some hardware)
+    # conv architectures: channels_last memory format. Measured faster here (2-core CPU, dcgan_mnist):
+    # width 32 fp32 +9%, bf16 +6%; width 128 fp32 +13%, bf16 +23%. MLPs ignore it.
+    channels_last: bool = True
     conditioning: str = "none"  # none | acgan | projection (labels from the data set)
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)

@@ -52,10 +52,15 @@ class GANLoss:
         R1 is due: R1's double backward (like the gradient penalty's) runs in fp32.
         """
         obj = self.objective
-        with self._full() if self.penalties.r1_due() else self._autocast():
-            real_logits, real_cls = D(real, y_real, return_classes=True)
-        with self._autocast():
-            fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        if self.penalties.r1_due():
+            with self._full():
+                real_logits, real_cls = D(real, y_real, return_classes=True)
+            with self._autocast():
+                fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        else:  # one autocast region: D's weights are cast to the low precision once, not twice
+            with self._autocast():
+                real_logits, real_cls = D(real, y_real, return_classes=True)
+                fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
         real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the objective sees fp32
         d_loss = total = obj.d_loss(real_logits, fake_logits)
         zero = torch.zeros((), device=real_logits.device)
