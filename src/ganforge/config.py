@@ -42,7 +42,7 @@ class DataConfig:
 
 @dataclass
 class NetConfig:
-    arch: str = "mlp"  # mlp | dcgan
+    arch: str = "mlp"  # mlp | dcgan | resnet
     hidden: list[int] = field(default_factory=lambda: [128])  # mlp: hidden layer widths
     width: int = 64  # dcgan: channels of the widest-resolution layer (doubling as resolution halves)
     activation: str = "relu"  # relu | leaky_relu | tanh | elu
@@ -52,6 +52,8 @@ class NetConfig:
     spectral_norm: bool = False  # spectral normalization of every weight layer (Miyato et al. 2018)
     output: str = "none"  # G: tanh | sigmoid | none; D: always raw logits
     pack: int = 1  # D only: PacGAN packing (D judges `pack` samples at once)
+    mbstd_group: int = 0  # D only (conv archs): minibatch standard deviation over groups of this size (ProGAN: 4); 0 = off
+    mbstd_channels: int = 1  # D only: feature channels the minibatch-std statistic is split into (StyleGAN2: 1)
 
 
 @dataclass
@@ -78,6 +80,10 @@ class LossConfig:
     r1_every: int = 1  # lazy R1: apply every k discriminator steps, scaled by k (StyleGAN2)
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (on real and fake, for D; on fake, for G)
     aux_fake_d: bool = True  # AC-GAN: D's class loss includes fake samples (the original); false = real only
+    augment: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: any of translation, cutout, color
+    augment_p: float = 1.0  # probability of each augmentation per image (the start value when adaptive)
+    augment_target: float = 0.0  # > 0: adaptive p (StyleGAN2-ADA's r_t = E[sign(D(x))] heuristic, target 0.6)
+    augment_kimg: float = 100.0  # adaptive: thousands of images for p to move from 0 to 1
 
 
 @dataclass
@@ -306,6 +312,10 @@ _RANGES = [
     (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
      lambda v: 0 <= v < 1, "in [0, 1)"),
     (("loss.real_label",), lambda v: 0 < v <= 1, "in (0, 1]"),
+    (("loss.augment_p",), lambda v: 0 <= v <= 1, "in [0, 1] (a probability)"),
+    (("loss.augment_target", "model.d.mbstd_group"), lambda v: v >= 0 and (not isinstance(v, float) or v < 1),
+     ">= 0 (augment_target < 1)"),
+    (("loss.augment_kimg", "model.d.mbstd_channels"), lambda v: v > 0, "> 0"),
 ]
 
 
@@ -345,7 +355,16 @@ def validate(cfg: Config) -> None:
     if cfg.train.epochs < 1 and cfg.train.steps < 1 and cfg.train.kimg <= 0:
         raise GanforgeError("set train.epochs >= 1, train.kimg > 0 or train.steps >= 1")
     from .objectives import LOSSES
+    from .objectives.augment import AUGMENTS
 
+    for name in cfg.loss.augment:
+        if name not in AUGMENTS:
+            raise GanforgeError(f"config key 'loss.augment' names an unknown augmentation '{name}'"
+                                f"{did_you_mean(name, AUGMENTS.names())}; choose from {', '.join(AUGMENTS.names())}")
+    if cfg.loss.augment and cfg.data.name in ("ring8", "grid25"):
+        raise GanforgeError("loss.augment (DiffAugment) is for images; the toy mixtures are 2-D points")
+    if cfg.model.d.mbstd_group and cfg.model.d.arch == "mlp":
+        raise GanforgeError("model.d.mbstd_group (minibatch std) is for the conv discriminators (dcgan, resnet)")
     if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:
         raise GanforgeError(f"loss.real_label (label smoothing) does not apply to the {cfg.loss.name} loss; leave it at 1.0")
     if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:

@@ -14,6 +14,7 @@ import contextlib
 import torch
 import torch.nn.functional as F
 
+from .augment import Augment
 from .losses import build_objective
 from .penalties import Penalties
 
@@ -29,6 +30,8 @@ class GANLoss:
         self.aux_fake_d = lcfg.aux_fake_d
         self.conditioning = conditioning
         self.precision = precision  # training.precision.Precision; None = fp32 without autocast
+        self.augment = (Augment(lcfg.augment, lcfg.augment_p, lcfg.augment_target, lcfg.augment_kimg)
+                        if lcfg.augment else None)  # DiffAugment of everything D sees
 
     @property
     def conditional(self) -> bool:
@@ -52,6 +55,8 @@ class GANLoss:
         R1 is due: R1's double backward (like the gradient penalty's) runs in fp32.
         """
         obj = self.objective
+        if self.augment is not None:  # differentiable: R1's gradient still reaches the real batch
+            real, fake = self.augment(real), self.augment(fake)
         if self.penalties.r1_due():
             with self._full():
                 real_logits, real_cls = D(real, y_real, return_classes=True)
@@ -62,6 +67,8 @@ class GANLoss:
                 real_logits, real_cls = D(real, y_real, return_classes=True)
                 fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
         real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the objective sees fp32
+        if self.augment is not None:
+            self.augment.observe(real_logits, self.penalties.part[1])
         d_loss = total = obj.d_loss(real_logits, fake_logits)
         zero = torch.zeros((), device=real_logits.device)
         class_loss = zero
@@ -87,6 +94,8 @@ class GANLoss:
 
     def generator(self, D, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
+        if self.augment is not None:
+            fake = self.augment(fake)  # G learns through the same augmentations D sees
         with self._autocast():
             g_logits, g_cls = D(fake, y_fake, return_classes=True)
         g_loss = self.objective.g_loss(g_logits.float())
@@ -102,12 +111,24 @@ class GANLoss:
             names.append("d_class_loss")
         return tuple(names)
 
-    # lazy-R1 position is part of a run's state
+    def extra_log(self) -> dict:
+        """Values for a log line beyond the averaged statistics (the augmentation probability, r_t)."""
+        if self.augment is None:
+            return {}
+        out = {"augment_p": round(self.augment.p, 5)}
+        if self.augment.adaptive:
+            out["ada_rt"] = self.augment.rt
+        return out
+
+    # lazy-R1 position and the adaptive augmentation are part of a run's state
     def state_dict(self) -> dict:
-        return {"penalty_count": self.penalties.count}
+        return {"penalty_count": self.penalties.count,
+                "augment": self.augment.state_dict() if self.augment is not None else None}
 
     def load_state_dict(self, state: dict) -> None:
         self.penalties.count = int(state.get("penalty_count", 0))
+        if self.augment is not None:
+            self.augment.load_state_dict(state.get("augment"))
 
 
 def build_loss(cfg, precision=None) -> GANLoss:

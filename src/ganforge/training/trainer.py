@@ -155,7 +155,8 @@ class Trainer:
         rate = self._images / max(now - self._clock, 1e-9)
         stats = dict(zip(D_STATS, d))
         record = {"step": self.step, "epoch": round(self.data.progress, 4), "d_loss": d[0], "g_loss": g[0],
-                  **{k: stats[k] for k in self.loss.logged() if k != "d_loss"}, "img_per_s": round(rate, 1)}
+                  **{k: stats[k] for k in self.loss.logged() if k != "d_loss"}, **self.loss.extra_log(),
+                  "img_per_s": round(rate, 1)}
         self._acc_d.zero_()
         self._acc_g.zero_()
         self._n_d = self._n_g = 0
