@@ -16,6 +16,7 @@ from ganforge.data.batches import DataInfo
 from ganforge.models import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.mlp import MLPDiscriminator, MLPGenerator
+from ganforge.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 IMG, RGB32, POINTS = (1, 28, 28), (3, 32, 32), (2,)
 
@@ -37,6 +38,12 @@ CASES = {
     "dcgan-projection-cbn": ("dcgan", RGB32, "projection", dict(g_cbn=True), dict(norm="batch"), dict(norm="batch")),
     "dcgan-sn-pack": ("dcgan", IMG, "none", dict(channels_last=True), dict(spectral_norm=True),
                       dict(spectral_norm=True, norm="batch", pack=2)),
+    "resnet-none": ("resnet", IMG, "none", {}, dict(norm="batch"), {}),
+    "resnet-acgan": ("resnet", IMG, "acgan", {}, dict(norm="batch"), {}),
+    "resnet-projection-cbn-rgb32": ("resnet", RGB32, "projection", dict(g_cbn=True), dict(norm="batch"),
+                                    dict(norm="layer")),
+    "resnet-sn-pack-mbstd": ("resnet", IMG, "none", dict(channels_last=True), dict(spectral_norm=True),
+                             dict(spectral_norm=True, pack=2, mbstd_group=4, mbstd_channels=2)),
 }
 
 FINGERPRINTS = {  # name: (G, D)
@@ -54,6 +61,11 @@ FINGERPRINTS = {  # name: (G, D)
     "dcgan-acgan-concat-cbn": ("d0e5207b00857b9e", "c7b592f6b6a4a7dc"),
     "dcgan-projection-cbn": ("ac281662183dcd82", "b8610e82375388a6"),
     "dcgan-sn-pack": ("4ae11a3a129276e5", "6e2d2937f36c9e42"),
+    # resnet: pinned when the architecture was added (the first resnet checkpoint format)
+    "resnet-none": ("294d14ed66c57cea", "122dbb57d75e82b5"),
+    "resnet-acgan": ("55f66caa2a3305fb", "75626758d37f9268"),
+    "resnet-projection-cbn-rgb32": ("81584952da8008e0", "36577678cd1e2c45"),
+    "resnet-sn-pack-mbstd": ("99b2d9762d097c50", "93732f2d6c27fabd"),
 }
 
 
@@ -98,12 +110,13 @@ def test_registered_constructors_take_exactly_mcfg_and_info(registry):
         assert _takes_mcfg_and_info(registry.get(arch)), arch
 
 
-@pytest.mark.parametrize("cls", [MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator])
+@pytest.mark.parametrize("cls", [MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator,
+                                 ResNetGenerator, ResNetDiscriminator])
 def test_architecture_classes_take_exactly_mcfg_and_info(cls):
     assert _takes_mcfg_and_info(cls)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
 def test_registry_entry_called_directly_equals_build(arch):
     mcfg, info = case_config(f"{arch}-acgan")
     G = GENERATORS.get(arch)(mcfg, info)

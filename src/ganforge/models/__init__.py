@@ -29,6 +29,7 @@ from ..registry import Registry
 from .conditioning import check_conditioning
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
+from .resnet import ResNetDiscriminator, ResNetGenerator
 
 GENERATORS: Registry = Registry("generator architecture", "model.g.arch")
 DISCRIMINATORS: Registry = Registry("discriminator architecture", "model.d.arch")
@@ -37,6 +38,8 @@ GENERATORS.register("mlp")(MLPGenerator)
 DISCRIMINATORS.register("mlp")(MLPDiscriminator)
 GENERATORS.register("dcgan")(DCGANGenerator)
 DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
+GENERATORS.register("resnet")(ResNetGenerator)
+DISCRIMINATORS.register("resnet")(ResNetDiscriminator)
 
 
 def _memory_format(model: nn.Module, mcfg) -> nn.Module:

@@ -5,8 +5,8 @@ Resolutions: the image side must be ``base * 2^k`` with base 7 (28 = 7 * 4) or 4
 G: z -> Linear -> (width * 2^(k-1)) x base x base -> k transposed convs (4x4, stride 2), each
 doubling the resolution and halving the channels, the last one to the image channels + tanh.
 D: the mirror: k strided convs (4x4, stride 2) from ``width`` channels doubling (presets use
-LeakyReLU 0.2), norm on all but the first (DCGAN), then Linear -> one raw logit. PacGAN packing stacks ``pack``
-samples along the channel axis.
+LeakyReLU 0.2), norm on all but the first (DCGAN), [minibatch std, ``model.d.mbstd_group``,] then
+Linear -> one raw logit. PacGAN packing stacks ``pack`` samples along the channel axis.
 """
 
 from __future__ import annotations
@@ -16,19 +16,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm, norm_layer
-
-
-def _geometry(size: int) -> tuple[int, int]:
-    """(base, k) with size = base * 2**k, base in (4, 7), k >= 1."""
-    for base in (7, 4):
-        k, s = 0, size
-        while s > base and s % 2 == 0:
-            s //= 2
-            k += 1
-        if s == base and k >= 1:
-            return base, k
-    raise GanforgeError(f"dcgan needs square images of side 4*2^k or 7*2^k (28, 32, 64, ...), got {size}")
+from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -41,10 +29,8 @@ class DCGANGenerator(nn.Module):
     def __init__(self, mcfg, info):
         super().__init__()
         net, num_classes = mcfg.g, info.num_classes
-        img_channels, rows, cols = info.shape
-        if rows != cols:
-            raise GanforgeError(f"dcgan needs square images, got {rows}x{cols}")
-        self.base, self.k = _geometry(rows)
+        img_channels = info.shape[0]
+        self.base, self.k = image_geometry(tuple(info.shape), "dcgan")
         self.latent_dim, self.shape = mcfg.latent_dim, tuple(info.shape)
         self.channels_last = mcfg.channels_last
         c = net.width * 2 ** (self.k - 1)
@@ -91,8 +77,8 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, mcfg, info):
         super().__init__()
         net = mcfg.d
-        img_channels, rows, _ = info.shape
-        self.base, self.k = _geometry(rows)
+        img_channels = info.shape[0]
+        self.base, self.k = image_geometry(tuple(info.shape), "dcgan")
         self.shape, self.pack, self.channels_last = tuple(info.shape), net.pack, mcfg.channels_last
         layers = []
         c_in, c = img_channels * net.pack, net.width
@@ -104,7 +90,9 @@ class DCGANDiscriminator(nn.Module):
                 layers.append(nn.Dropout(net.dropout))
             c_in, c = c, c * 2
         self.features = _seq(*layers)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_in * self.base * self.base)
+        self.mbstd = minibatch_std(net, c_in)  # None when model.d.mbstd_group = 0
+        c_head = c_in + (net.mbstd_channels if self.mbstd is not None else 0)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base)
         if net.spectral_norm:
             apply_spectral_norm(self)
 
@@ -117,4 +105,7 @@ class DCGANDiscriminator(nn.Module):
             x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.head(self.features(x).flatten(1), y, return_classes)
+        h = self.features(x)
+        if self.mbstd is not None:
+            h = self.mbstd(h)
+        return self.head(h.flatten(1), y, return_classes)

@@ -1,7 +1,9 @@
-"""Shared building blocks: activations, normalization layers, spectral normalization."""
+"""Shared building blocks: activations, normalization layers, spectral normalization, the image
+geometry of the conv architectures, minibatch standard deviation."""
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from ..errors import GanforgeError
@@ -42,3 +44,74 @@ def apply_spectral_norm(module: nn.Module) -> nn.Module:
         else:
             apply_spectral_norm(child)
     return module
+
+
+def image_geometry(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
+    """(base, k) with the image side = base * 2**k, base 7 (28 = 7 * 4) or 4 (32, 64, ...), k >= 1:
+    the conv architectures start (G) or end (D) at base x base and double (halve) k times."""
+    if len(shape) != 3:
+        raise GanforgeError(f"{arch} needs images (channels x rows x columns), got samples of shape {shape}")
+    if shape[1] != shape[2]:
+        raise GanforgeError(f"{arch} needs square images, got {'x'.join(map(str, shape[1:]))}")
+    size = shape[1]
+    for base in (7, 4):
+        k, s = 0, size
+        while s > base and s % 2 == 0:
+            s //= 2
+            k += 1
+        if s == base and k >= 1:
+            return base, k
+    raise GanforgeError(f"{arch} needs square images of side 4*2^k or 7*2^k (28, 32, 64, ...), got {size}")
+
+
+def mbstd_group_size(n: int, group_size: int) -> int:
+    """The group size used for a batch of ``n``: the largest divisor of n that is <= group_size."""
+    g = max(1, min(group_size, n))
+    while n % g:
+        g -= 1
+    return g
+
+
+class MinibatchStd(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN; StyleGAN2's ``num_channels``).
+
+    x (N, C, H, W) -> (N, C + F, H, W), F = ``num_channels``: the batch is split into groups of
+    G = ``group_size`` samples (fewer when N is smaller or not a multiple: the largest divisor of N
+    that is <= group_size); sample i belongs to group i mod N/G (the ProGAN reshape
+    ``(G, N/G, ...)``). Per group, the standard deviation of every feature over the group's samples
+    (biased, sqrt(var + 1e-8)) is averaged over the C/F channels of each of F channel slices and
+    over H, W, giving F numbers per group; each is appended to every sample of the group as a
+    constant feature map. D can then tell a batch of too-similar samples (mode collapse) apart.
+    No parameters: adding it leaves a state dict's keys unchanged."""
+
+    def __init__(self, group_size: int, num_channels: int = 1):
+        super().__init__()
+        if group_size < 1 or num_channels < 1:
+            raise GanforgeError(f"minibatch std needs group_size >= 1 and num_channels >= 1, got "
+                                f"{group_size} and {num_channels}")
+        self.group_size, self.num_channels = group_size, num_channels
+
+    def extra_repr(self) -> str:
+        return f"group_size={self.group_size}, num_channels={self.num_channels}"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        g, f = mbstd_group_size(n, self.group_size), self.num_channels
+        if c % f:
+            raise GanforgeError(f"minibatch std: {c} channels do not split into num_channels={f} slices")
+        y = x.reshape(g, n // g, f, c // f, h, w).to(torch.promote_types(x.dtype, torch.float32))
+        y = (y - y.mean(dim=0)).square().mean(dim=0)  # biased variance over the group
+        y = (y + 1e-8).sqrt().mean(dim=(2, 3, 4))  # (N/G, F)
+        y = y.reshape(n // g, f, 1, 1).repeat(g, 1, h, w)  # sample i gets its group's (i mod N/G) stats
+        return torch.cat([x, y.to(x.dtype)], dim=1)
+
+
+def minibatch_std(net, channels: int) -> MinibatchStd | None:
+    """D's minibatch-std layer from its net config (``mbstd_group``, ``mbstd_channels``) for
+    features of ``channels`` channels; None when ``mbstd_group`` is 0 (off)."""
+    if net.mbstd_group <= 0:
+        return None
+    if channels % net.mbstd_channels:
+        raise GanforgeError(f"model.d.mbstd_channels={net.mbstd_channels} must divide the {channels} channels "
+                            "of D's last features")
+    return MinibatchStd(net.mbstd_group, net.mbstd_channels)
