@@ -17,9 +17,8 @@ from torch import nn
 from . import __version__
 from .data import data_info
 from .errors import GanforgeError
-from .sampling import load_generator, num_classes
+from .sampling import load_generator_and_state, num_classes
 from .runs import resolve
-from .training.checkpoint import load_checkpoint
 
 
 class _Unconditional(nn.Module):
@@ -44,7 +43,7 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
     """Write the generator and ``<out>.json`` (e.g. generator.onnx.json); returns both paths."""
     if fmt not in ("torchscript", "onnx"):
         raise GanforgeError(f"--format must be torchscript or onnx, got '{fmt}'")
-    G, cfg = load_generator(run_dir)
+    G, cfg, state = load_generator_and_state(run_dir)
     classes = num_classes(cfg)
     wrapper = (_Conditional(G) if classes else _Unconditional(G)).eval()
     example = (torch.randn(2, cfg.model.latent_dim),) + ((torch.tensor([0, 1]),) if classes else ())
@@ -74,7 +73,7 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
                    "range": [-1.0, 1.0] if info.kind == "image" else None,
                    "to_uint8": "round((x + 1) * 127.5)" if info.kind == "image" else None},
         "data": cfg.data.name,
-        "ema_weights": load_checkpoint(run_dir).get("g_ema") is not None,
+        "ema_weights": state.get("g_ema") is not None,
         "ganforge_version": __version__,
     }
     if classes:

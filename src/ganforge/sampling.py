@@ -18,6 +18,12 @@ from .viz import save_grid, save_scatter, to_uint8
 def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"):
     """(generator in eval mode, config) from a run directory or checkpoint file; the EMA weights
     of the generator when the run kept them."""
+    G, cfg, _ = load_generator_and_state(run_dir, device)
+    return G, cfg
+
+
+def load_generator_and_state(run_dir: str | Path, device: str | torch.device = "cpu"):
+    """:func:`load_generator` plus the checkpoint it read (step, ...): one read of one file."""
     cfg, state = load_run_config(run_dir)
     G = build_generator_only(cfg, device)
     try:
@@ -25,7 +31,7 @@ def load_generator(run_dir: str | Path, device: str | torch.device = "cpu"):
     except (RuntimeError, KeyError) as exc:
         raise GanforgeError(f"generator weights in {run_dir} do not match its config ({str(exc).splitlines()[0][:120]})") from None
     G.eval()
-    return G, cfg
+    return G, cfg, state
 
 
 def num_classes(cfg) -> int:
