@@ -299,6 +299,9 @@ class Trainer:
             return bool(self.stop_reason)
         if self.device.type == "cuda" and self.step % self.cfg.log.every and self.step < self.total_steps:
             return False
-        if any_rank(bool(self.stop_reason), self.dist, self.device) and not self.stop_reason:
+        # the collective's answer alone decides: a signal handled right after it (stop_reason set
+        # on this rank only) must wait for the next check, or the ranks would part ways
+        agreed = any_rank(bool(self.stop_reason), self.dist, self.device)
+        if agreed and not self.stop_reason:
             self.request_stop("stop requested on another rank")
-        return bool(self.stop_reason)
+        return agreed
