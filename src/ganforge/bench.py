@@ -16,7 +16,6 @@ the trainer does, and the speed-up of each over fp32 is printed beside the ratio
 
 from __future__ import annotations
 
-import contextlib
 import io
 import resource
 import statistics
@@ -39,8 +38,7 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
     cfg = exp.cfg
     B, d_steps = cfg.data.batch_size, cfg.train.d_steps
     G, D, obj, opt_g, opt_d = exp.G, exp.D, exp.loss.objective, exp.opt_g, exp.opt_d
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.train.precision)
-    autocast = (lambda: torch.autocast(exp.device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+    autocast = exp.precision.autocast  # the trainer's own precision object
     images = getattr(exp.data, "images", None)
     if images is not None:
         perm = torch.randperm(len(images), device=images.device)

@@ -83,10 +83,17 @@ def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn
     return norm_layer(mcfg.g.norm, channels, spatial)
 
 
+def apply_layer(layer: nn.Module | None, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+    """``layer(x)``, or ``layer(x, y)`` for a conditional batch norm; None is the identity."""
+    if layer is None:
+        return x
+    return layer(x, y) if isinstance(layer, ConditionalBatchNorm) else layer(x)
+
+
 def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
     """``layers(x)``, giving the labels to the conditional batch norms among them."""
     for layer in layers:
-        x = layer(x, y) if isinstance(layer, ConditionalBatchNorm) else layer(x)
+        x = apply_layer(layer, x, y)
     return x
 
 

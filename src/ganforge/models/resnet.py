@@ -30,8 +30,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import ConditionalBatchNorm, OutputHead, conditional_norm, label_input
-from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer
+from .conditioning import OutputHead, apply_layer, conditional_norm, label_input
+from .layers import OUTPUTS, activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer
 
 
 def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
@@ -39,12 +39,6 @@ def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
     nn.init.xavier_uniform_(conv.weight, gain)
     nn.init.zeros_(conv.bias)
     return conv
-
-
-def _norm(layer: nn.Module | None, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    if layer is None:
-        return x
-    return layer(x, y) if isinstance(layer, ConditionalBatchNorm) else layer(x)
 
 
 class GBlock(nn.Module):
@@ -59,8 +53,8 @@ class GBlock(nn.Module):
         self.act = act
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.interpolate(self.act(_norm(self.norm1, x, y)), scale_factor=2, mode="nearest")
-        h = self.conv2(self.act(_norm(self.norm2, self.conv1(h), y)))
+        h = F.interpolate(self.act(apply_layer(self.norm1, x, y)), scale_factor=2, mode="nearest")
+        h = self.conv2(self.act(apply_layer(self.norm2, self.conv1(h), y)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
@@ -79,8 +73,8 @@ class DBlock(nn.Module):
         self.shortcut = _conv(c_in, c_out, 1, 1.0) if (down or first or c_in != c_out) else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x if self.first else self.act(_norm(self.norm1, x, None))
-        h = self.conv2(self.act(_norm(self.norm2, self.conv1(h), None)))
+        h = x if self.first else self.act(apply_layer(self.norm1, x, None))
+        h = self.conv2(self.act(apply_layer(self.norm2, self.conv1(h), None)))
         if self.down:
             h = F.avg_pool2d(h, 2)
         s = x
@@ -115,8 +109,8 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.ModuleList(GBlock(net.width, net.width, make_norm, act) for _ in range(self.k))
         self.out_norm, self.act = make_norm(net.width), act
         self.out_conv = _conv(net.width, img_channels, 3, 1.0)
-        if net.output not in ("tanh", "sigmoid", "none"):
-            raise GanforgeError(f"model.g.output must be tanh, sigmoid or none, got '{net.output}'")
+        if net.output not in OUTPUTS:
+            raise GanforgeError(f"model.g.output must be one of {', '.join(OUTPUTS)}, got '{net.output}'")
         if net.spectral_norm:
             apply_spectral_norm(self)
 
@@ -129,7 +123,7 @@ class ResNetGenerator(nn.Module):
             x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
             x = block(x, y)
-        x = self.out_conv(self.act(_norm(self.out_norm, x, y)))
+        x = self.out_conv(self.act(apply_layer(self.out_norm, x, y)))
         if self.output == "tanh":
             return torch.tanh(x)
         return torch.sigmoid(x) * 2.0 - 1.0 if self.output == "sigmoid" else x

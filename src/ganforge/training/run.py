@@ -6,6 +6,7 @@ on the same directory is refused in one line naming the first one's PID.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -52,20 +53,15 @@ def _run(trainer: Trainer, run: RunDir) -> str:
     return status
 
 
-def _worker(cfg: Config, exp, callbacks: list | None) -> tuple[None, Trainer, str]:
-    """A data-parallel rank other than 0: trains its share, writes nothing."""
-    trainer = Trainer(exp, list(callbacks or []))
-    return None, trainer, trainer.run()
-
-
 def train(cfg: Config, run_dir: str | Path | None = None, callbacks: list | None = None,
           progress: bool | None = None) -> tuple[Path | None, Trainer, str]:
     """Train a new run. Returns (run directory, trainer, status); under torchrun, ranks other than
     0 return None for the directory (rank 0 alone writes it)."""
     d = distributed.setup(cfg.train.device)
     exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress, dist=d)
-    if not d.is_main:
-        return _worker(cfg, exp, callbacks)
+    if not d.is_main:  # a data-parallel rank other than 0: trains its share, writes nothing
+        trainer = Trainer(exp, list(callbacks or []))
+        return None, trainer, trainer.run()
     run = claim_given(run_dir) if run_dir is not None else claim_new(cfg.log.out_dir, cfg.name)
     with RunLock(run):
         if run_dir is not None and run.has_checkpoint():  # another process got there between claim and lock
@@ -102,23 +98,17 @@ def resume(source: str | Path, overrides: list[str] | None = None, callbacks: li
     run, file = resolve(source)
     if not run.path.is_dir():
         raise GanforgeError(f"run directory {run} not found")
-    d = distributed.env_world()
-    if not d.is_main:  # a data-parallel rank: read the same checkpoint, write nothing
+    main = distributed.env_world().is_main  # other data-parallel ranks read the same checkpoint, write nothing
+    with RunLock(run) if main else contextlib.nullcontext():
         cfg, state = load_run_config(file or run.path, overrides)
-        d = distributed.setup(cfg.train.device)
-        exp = build_experiment(cfg, progress=False, dist=d)
-        trainer = Trainer(exp, list(callbacks or []))
-        trainer.load_state_dict(state)
-        if trainer.step >= trainer.total_steps:
-            return None, trainer, "finished"
-        return None, trainer, trainer.run()
-    with RunLock(run):
-        cfg, state = load_run_config(file or run.path, overrides)
-        remove_stray_temps(run.checkpoints)
         d = distributed.setup(cfg.train.device)
         exp = build_experiment(cfg, progress=cfg.log.progress if progress is None else progress, dist=d)
-        trainer = Trainer(exp, make_callbacks(cfg, run, exp.data.info, progress) + list(callbacks or []))
+        own = make_callbacks(cfg, run, exp.data.info, progress) if main else []
+        trainer = Trainer(exp, own + list(callbacks or []))
         trainer.load_state_dict(state)
+        if not main:
+            return None, trainer, trainer.run() if trainer.step < trainer.total_steps else "finished"
+        remove_stray_temps(run.checkpoints)
         if file is not None and Path(state["loaded_from"]) != run.last:
             print(f"note: resuming {run} from {Path(state['loaded_from']).name} (step {trainer.step})", file=sys.stderr)
         _set_aside_corrupt(run, state)

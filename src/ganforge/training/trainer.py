@@ -82,7 +82,7 @@ class Trainer:
         self.stop_reason = ""
         self.final_saved = False
         # running sums since the last log line: [d_loss, D(x), D(G(z)), penalty, class loss] and [g_loss]
-        self._acc_d = torch.zeros(5, device=self.device)
+        self._acc_d = torch.zeros(len(D_STATS), device=self.device)
         self._acc_g = torch.zeros(1, device=self.device)
         self._n_d = 0
         self._n_g = 0
@@ -149,8 +149,9 @@ class Trainer:
         """Average the statistics since the last call into one record (syncs the device)."""
         acc = torch.cat([self._acc_d, self._acc_g])
         all_reduce_mean_(acc, self.dist)  # a data-parallel run logs the mean over ranks
-        d = (acc[:5] / max(self._n_d, 1)).tolist()
-        g = (acc[5:] / max(self._n_g, 1)).tolist()
+        n_d = len(D_STATS)
+        d = (acc[:n_d] / max(self._n_d, 1)).tolist()
+        g = (acc[n_d:] / max(self._n_g, 1)).tolist()
         now = time.perf_counter()
         rate = self._images / max(now - self._clock, 1e-9)
         stats = dict(zip(D_STATS, d))
