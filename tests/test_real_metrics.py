@@ -48,3 +48,15 @@ def test_real_baselines_are_small(real_data_root):
         bad = evaluate_samples({"images": noise}, data, ["fid", "is"])
         assert real["fid"] < 1 and real["fid"] < 0.01 * bad["fid"]
         assert real["is_mean"] > 8 and bad["is_mean"] < 2
+
+
+def test_class_frequencies_of_real_images_match_the_training_set(real_data_root):
+    from ganforge.evaluation import evaluate_samples, real_baseline
+
+    real = evaluate_samples(real_baseline("mnist", 2000, root=real_data_root), "mnist", ["class_freq"])
+    assert real["class_freq_ref"][1] == pytest.approx(0.1124, abs=1e-3)  # 6,742 ones in 60,000
+    assert real["class_freq_ref"][5] == pytest.approx(0.0904, abs=1e-3)  # 5,421 fives
+    assert real["class_freq_max_dev"] < 2.5  # 2,000 samples: about 0.7 pp of sampling noise per class
+    sample = real_baseline("mnist", 2000, root=real_data_root)
+    no_ones = {"images": sample["images"][sample["labels"] != 1]}  # a generator that never draws a one
+    assert evaluate_samples(no_ones, "mnist", ["class_freq"])["class_freq_max_dev"] > 10

@@ -55,13 +55,14 @@ def _register_idx(name: str) -> None:
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
     DATASETS.register(name)(Dataset(info, build, EvalSpec(
-        metrics=("fid", "kid", "is", "prdc"), labelled_metrics=("accuracy", "intra_fid"),
+        metrics=("fid", "kid", "is", "prdc", "class_freq"), labelled_metrics=("accuracy", "intra_fid"),
         extractor=f"{name}_classifier", provides=frozenset({"features", "probs", "classes"}))))
 
 
 def _register_toy(name: str) -> None:
     def info(dcfg) -> DataInfo:
-        return DataInfo(kind="points", shape=(2,), name=name, centers=mixture_centers(name), std=mixture_std(name))
+        centers = mixture_centers(name)
+        return DataInfo(kind="points", shape=(centers.shape[1],), name=name, centers=centers, std=mixture_std(name))
 
     def build(dcfg, seed: int, device, progress: bool = True):
         return ToyBatches(mixture_centers(name), mixture_std(name), dcfg.batch_size, seed, info(dcfg),

@@ -27,6 +27,7 @@ from ..data import DATASETS, EvalSpec
 from ..errors import GanforgeError
 from ..metrics import (
     class_accuracy,
+    class_frequencies,
     fid_from_features,
     inception_score,
     intra_class_fid,
@@ -53,6 +54,7 @@ class MetricInputs:
     labels: np.ndarray | None = None  # the samples' labels
     real: np.ndarray | None = None  # features of the reference split
     real_labels: np.ndarray | None = None
+    train_labels: np.ndarray | None = None  # labels of the training split (class frequencies)
     kid_subsets: int = 100
     kid_subset_size: int = 1000
 
@@ -114,6 +116,11 @@ def _modes(x: MetricInputs) -> dict:
 @register("accuracy", {"probs", "classes", "labels"}, 1, "class accuracy")
 def _accuracy(x: MetricInputs) -> dict:
     return class_accuracy(x.probs, x.labels)
+
+
+@register("class_freq", {"probs", "classes"}, 1, "class frequencies")
+def _class_freq(x: MetricInputs) -> dict:
+    return class_frequencies(x.probs, x.train_labels)
 
 
 @register("intra_fid", {"features", "classes", "labels"}, 2, "intra-class FID")

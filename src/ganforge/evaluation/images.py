@@ -14,7 +14,7 @@ import torch
 from ..errors import GanforgeError
 from ..features import EXTRACTORS
 from .catalog import METRICS, MetricInputs, check_counts, compute_metrics, eval_spec
-from .reference import reference_features
+from .reference import reference_features, train_labels
 
 
 class ImageProfile:
@@ -92,5 +92,7 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
         inputs.real, inputs.real_labels = reference_features(profile, None, root)
         check_counts(compared, len(inputs.real), "reference images",
                      "raise data.val_fraction or add images" if profile.spec.kind == "folder" else "check the data")
+    if "class_freq" in metrics:
+        inputs.train_labels = train_labels(data, root)
     out.update(compute_metrics(metrics, inputs))
     return out

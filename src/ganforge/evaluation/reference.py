@@ -36,6 +36,11 @@ def load_reference_images(data: str, split: str = "test", root=None, dcfg=None) 
     return load_idx_set(data, split, root)
 
 
+def train_labels(data: str, root=None) -> np.ndarray:
+    """The labels of ``data``'s training split (the reference for class frequencies)."""
+    return load_reference_images(data, "train", root)[1].numpy()
+
+
 def reference_features(profile, split: str | None = None, root=None) -> tuple[np.ndarray, np.ndarray | None]:
     """(features, labels) of the reference split, cached by (data set, split, extractor sha256).
 

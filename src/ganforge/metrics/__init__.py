@@ -11,7 +11,7 @@ Torch tensors are accepted wherever arrays are. No feature network is imported h
 come from :mod:`ganforge.features`, and :mod:`ganforge.evaluation` joins the two.
 """
 
-from .classes import class_accuracy, intra_class_fid
+from .classes import class_accuracy, class_frequencies, intra_class_fid
 from .fid import feature_statistics, fid_from_features, frechet_distance
 from .inception_score import inception_score
 from .kid import kernel_inception_distance, polynomial_mmd2_unbiased
@@ -31,5 +31,6 @@ __all__ = [
     "toy_mode_stats",
     "stacked_mode_stats",
     "class_accuracy",
+    "class_frequencies",
     "intra_class_fid",
 ]
