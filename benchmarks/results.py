@@ -17,13 +17,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist",
-           "dcgan_fashion", "dcgan_stacked_mnist", "acgan_mnist", "acgan_fashion", "projection_hinge_mnist",
+           "hinge64_mnist", "dcgan_fashion", "hinge64_fashion", "dcgan_stacked_mnist", "hinge64_stacked_mnist",
+           "acgan_mnist", "acgan_fashion", "projection_hinge_mnist",
            "ring8", "grid25"]
 PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers as VEEGAN reports them)
     "ring8": "PacGAN table 1: GAN 6.3 modes, 98.2% HQ, rev-KL 0.45; PacGAN2 7.9, 95.6%, 0.07",
     "grid25": "PacGAN table 1: GAN 17.3 modes, 94.8% HQ, rev-KL 0.70; PacGAN2 23.8, 91.3%, 0.13",
     "dcgan_stacked_mnist": "VEEGAN / PacGAN: DCGAN 99 modes, KL 3.40; PacDCGAN2 1000 modes, KL 0.06",
 }
+PUBLISHED["hinge64_stacked_mnist"] = PUBLISHED["dcgan_stacked_mnist"]
 CURVES = ["classic_mnist", "mlp_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist"]
 
 
@@ -117,6 +119,8 @@ def regularizers(cfg) -> str:
         parts.append(f"{cfg.train.d_steps} D steps")
     if cfg.optim.g_lr != cfg.optim.d_lr:
         parts.append(f"TTUR {cfg.optim.g_lr:g}/{cfg.optim.d_lr:g}")
+    if cfg.optim.schedule != "constant":
+        parts.append(f"{cfg.optim.schedule} lr decay")
     return ", ".join(parts) or "-"
 
 
@@ -129,7 +133,9 @@ def render(results: dict) -> str:
            "Measured on a 2-core CPU (torch 2.13.0 CPU build) by `benchmarks/results.py`. Image metrics use the",
            "shipped classifier of the data set (128-d features; FID/KID/PRDC against the 10,000-image test split;",
            "IS from its softmax); toy metrics follow PacGAN's table 1 (2,500 samples, high quality = within",
-           "3 std of the nearest mode). KID is x1000.", "",
+           "3 std of the nearest mode). KID is x1000. Class freq.: the largest difference, over the ten",
+           "classes, between how often the classifier predicts a class on unconditional samples and the",
+           "class's share of the training set, in percentage points.", "",
            "## Real data (10,000 training images vs the test split)", "",
            "| data | FID | KID | IS | precision | recall | density | coverage | modes | KL |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -138,8 +144,8 @@ def render(results: dict) -> str:
                    f"{_f(r.get('precision'), '.3f')} | {_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | "
                    f"{_f(r.get('coverage'), '.3f')} | {r.get('modes', '')} | {_f(r.get('kl'), '.3f')} |")
     out += ["", "## Presets", "",
-            "| preset | data | arch | loss | regularizers | images seen | train time | FID | KID | IS | precision | recall | density | coverage | modes | KL |",
-            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| preset | data | arch | loss | regularizers | images seen | train time | FID | KID | IS | precision | recall | density | coverage | class freq. | modes | KL |",
+            "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     toy, conditional = [], []
     for name, p in results["presets"].items():
         r = p["eval"]
@@ -149,11 +155,13 @@ def render(results: dict) -> str:
         if "accuracy" in r:
             conditional.append((name, p))
         t = f"{p['train_seconds'] / 60:.1f} min" if p.get("train_seconds") else ""
+        # unconditional samples only: a conditional run's labels are drawn uniformly, not as in the training set
+        freq = _f(r.get("class_freq_max_dev"), ".1f") + " pp" if "class_freq_max_dev" in r and "accuracy" not in r else ""
         out.append(f"| `{name}` | {p['data']} | {p.get('arch', '')} | {p['loss']} | {p.get('regularizers', '')} | "
                    f"{p['train_images']:,} | {t} | {_f(r['fid'])} | "
                    f"{_f(r.get('kid_mean', 0) * 1000)} | {_f(r.get('is_mean'))} | {_f(r.get('precision'), '.3f')} | "
                    f"{_f(r.get('recall'), '.3f')} | {_f(r.get('density'), '.3f')} | {_f(r.get('coverage'), '.3f')} | "
-                   f"{r.get('modes', '')} | {_f(r.get('kl'))} |")
+                   f"{freq} | {r.get('modes', '')} | {_f(r.get('kl'))} |")
     published = [f"- `{n}`: {p['published']}" for n, p in results["presets"].items() if p.get("published")
                  and "fid" in p["eval"]]
     if published:
