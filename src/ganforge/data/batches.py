@@ -103,7 +103,7 @@ class InMemoryBatches:
 
 
 class ToyBatches:
-    """Fresh samples of a 2-D Gaussian mixture each batch (an infinite data set).
+    """Fresh samples of a Gaussian mixture (1-D or 2-D) each batch (an infinite data set).
 
     An "epoch" is ``epoch_size`` points, so that epoch-based schedules still apply.
     """
@@ -132,7 +132,7 @@ class ToyBatches:
     def sample(self, n: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         g = generator if generator is not None else self.generator
         modes = torch.randint(len(self.centers), (n,), generator=g)
-        pts = self.centers[modes] + self.std * torch.randn(n, 2, generator=g)
+        pts = self.centers[modes] + self.std * torch.randn(n, self.centers.shape[1], generator=g)
         return pts, modes
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:

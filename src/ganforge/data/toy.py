@@ -1,7 +1,10 @@
-"""2-D Gaussian mixtures for mode-collapse studies (as in the PacGAN paper, Lin et al. 2018).
+"""Gaussian mixtures: 2-D ones for mode-collapse studies (as in the PacGAN paper, Lin et al. 2018)
+and a 1-D one for the theory figure of Goodfellow et al. 2014.
 
 - ``ring8``: 8 Gaussians evenly spaced on a circle of radius 1, std 0.01.
 - ``grid25``: 25 Gaussians at {-4, -2, 0, 2, 4}^2, std 0.05.
+- ``gauss1d``: one 1-D Gaussian, mean 2, std 0.5 (the data density of the paper's figure 1; the
+  generator starts near 0, so the pictures show p_g travelling to p_data).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch
 TOY_MIXTURES = {
     "ring8": 0.01,
     "grid25": 0.05,
+    "gauss1d": 0.5,
 }
 
 
@@ -24,8 +28,20 @@ def mixture_centers(name: str) -> torch.Tensor:
         axis = torch.tensor([-4.0, -2.0, 0.0, 2.0, 4.0])
         xx, yy = torch.meshgrid(axis, axis, indexing="ij")
         return torch.stack([xx.reshape(-1), yy.reshape(-1)], dim=1)
+    if name == "gauss1d":
+        return torch.tensor([[2.0]])
     raise KeyError(name)
 
 
 def mixture_std(name: str) -> float:
     return TOY_MIXTURES[name]
+
+
+def mixture_density(name: str, x) -> "torch.Tensor":
+    """The density of mixture ``name`` (equal weights) at points ``x`` (N x D)."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    c = mixture_centers(name).double()
+    s = mixture_std(name)
+    d = c.shape[1]
+    sq = ((x[:, None, :] - c[None]) ** 2).sum(-1)
+    return (torch.exp(-sq / (2 * s * s)) / (2 * math.pi * s * s) ** (d / 2)).mean(1)

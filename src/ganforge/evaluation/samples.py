@@ -38,10 +38,10 @@ def check_samples(samples: dict, data: str, dcfg=None) -> tuple[np.ndarray, np.n
     info = DATASETS.get(data).info(dcfg)
     if spec.kind == "points":
         if "points" not in samples:
-            raise GanforgeError(f"{data} samples must be 2-D points (key 'points', N x 2)")
+            raise GanforgeError(f"{data} samples must be {info.shape[0]}-D points (key 'points', N x {info.shape[0]})")
         x = np.asarray(samples["points"])
         if x.ndim != 2 or x.shape[1:] != tuple(info.shape) or not np.issubdtype(x.dtype, np.number):
-            raise GanforgeError(f"{data} samples must be N x 2 numbers, got {_shape(x)}")
+            raise GanforgeError(f"{data} samples must be N x {info.shape[0]} numbers, got {_shape(x)}")
         if not np.isfinite(x).all():
             raise GanforgeError(f"{data} samples hold {int((~np.isfinite(x)).any(1).sum())} point(s) that are "
                                 "not finite (nan or inf); the generator diverged")

@@ -166,7 +166,15 @@ class SampleWriter(Callback):
         x = G(self.z, self.y)
         G.train(was_training)
         path = self.out_dir / f"step_{trainer.step:06d}.png"  # RunDir.sample_grid
-        if self.info.kind == "points":
+        if self.info.kind == "points" and tuple(self.info.shape) == (1,):  # Goodfellow et al. 2014, figure 1
+            from ..viz.theory import gan_1d_curves, save_gan_1d
+
+            D = getattr(trainer.D, "module", trainer.D)
+            modes = G.training, D.training
+            G.eval(), D.eval()  # no batch-norm statistics are touched: resuming stays exact
+            save_gan_1d(gan_1d_curves(G, D, self.z, self.info.name, y=self.y), path, title=f"step {trainer.step}")
+            G.train(modes[0]), D.train(modes[1])
+        elif self.info.kind == "points":
             save_scatter(x.cpu().numpy(), path, centers=self.info.centers, title=f"step {trainer.step}")
         else:
             images = to_uint8(x)
