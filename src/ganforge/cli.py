@@ -131,10 +131,21 @@ def _cmd_interpolate(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    if args.html:
+        from .report_html import html_report
+
+        if args.gif:
+            raise GanforgeError("--gif is for the report without --html (the HTML page inlines the GIF)")
+        print(f"wrote {html_report(args.run, args.out, baseline=args.baseline)}")
+        return 0
+    if args.out or args.baseline:
+        raise GanforgeError(f"{'--out' if args.out else '--baseline'} is for the HTML report; add --html")
+    if len(args.run) > 1:
+        raise GanforgeError("several runs are compared in the HTML report; add --html")
     from .report import loss_curves, training_gif
 
-    print(f"wrote {training_gif(args.run, args.gif)}")
-    print(f"wrote {loss_curves(args.run)}")
+    print(f"wrote {training_gif(args.run[0], args.gif)}")
+    print(f"wrote {loss_curves(args.run[0])}")
     return 0
 
 
@@ -217,9 +228,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--morph", type=int, nargs=2, metavar=("A", "B"), help="conditional runs: morph class A into B")
     i.set_defaults(func=_cmd_interpolate)
 
-    r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves")
-    r.add_argument("run")
+    r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves; "
+                                      "--html: one self-contained page of a run, or a comparison of several")
+    r.add_argument("run", nargs="+", help="run directory (several with --html: compared)")
     r.add_argument("--gif", type=_out_file(".gif"), default=None, help="output GIF (default RUN/training.gif)")
+    r.add_argument("--html", action="store_true",
+                   help="write one offline HTML page (default RUN/report.html, or ./report.html for several runs)")
+    r.add_argument("--out", type=_out_file(".html", ".htm"), default=None, help="with --html: the page to write")
+    r.add_argument("--baseline", action="store_true",
+                   help="with --html: compute the real-data baseline of eval.json's numbers when none is cached")
     r.set_defaults(func=_cmd_report)
 
     x = sub.add_parser("export", help="standalone generator: TorchScript or ONNX, with a JSON of its inputs")
