@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")
     e.add_argument("source", nargs="?", help="run directory or samples .npz")
     e.add_argument("--metrics", default=None,
-                   help="comma-separated: fid,kid,is,prdc,modes,accuracy (default: what fits the data set)")
+                   help="comma-separated: fid,kid,is,prdc,modes,accuracy,intra_fid,class_freq,age (default: what fits the data set and the source)")
     e.add_argument("--n", type=positive, default=None,
                    help="samples to generate (default 10000; 26000 for stacked_mnist, 2500 for toy data)")
     e.add_argument("--seed", type=int, default=0)

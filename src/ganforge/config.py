@@ -392,7 +392,7 @@ def _validate_eval(cfg: Config) -> None:
         if cfg.eval.n < 2:
             _fail("eval.n", cfg.eval.n, ">= 2 (samples per periodic evaluation)")
         validate_metrics(cfg.eval.metrics, cfg.data.name, labelled=labelled,
-                         inception_weights=cfg.eval.inception_weights or None)
+                         inception_weights=cfg.eval.inception_weights or None, discriminator=True)
     else:
         from .evaluation.catalog import METRICS
 

@@ -55,6 +55,9 @@ class MetricInputs:
     real: np.ndarray | None = None  # features of the reference split
     real_labels: np.ndarray | None = None
     train_labels: np.ndarray | None = None  # labels of the training split (class frequencies)
+    d_train: np.ndarray | None = None  # a run's D(x) as probabilities: training images,
+    d_heldout: np.ndarray | None = None  # held-out real images,
+    d_fake: np.ndarray | None = None  # and the generated samples
     kid_subsets: int = 100
     kid_subset_size: int = 1000
 
@@ -123,6 +126,17 @@ def _class_freq(x: MetricInputs) -> dict:
     return class_frequencies(x.probs, x.train_labels)
 
 
+@register("age", {"discriminator"}, 1, "AGE and the discriminator's held-out gap")
+def _age(x: MetricInputs) -> dict:
+    """The faces tutorial's average generated error, (E_x|D(x) - 1|)^2 + (E_z|D(G(z))|)^2 on held-out
+    real images, and the gap between D's mean output on training and on held-out real images."""
+    real, fake = np.asarray(x.d_heldout, np.float64), np.asarray(x.d_fake, np.float64)
+    train = np.asarray(x.d_train, np.float64)
+    return {"age": float(np.abs(real - 1).mean() ** 2 + np.abs(fake).mean() ** 2),
+            "d_real_train": float(train.mean()), "d_real_heldout": float(real.mean()), "d_fake": float(fake.mean()),
+            "d_gap": float(train.mean() - real.mean())}
+
+
 @register("intra_fid", {"features", "classes", "labels"}, 2, "intra-class FID")
 def _intra_fid(x: MetricInputs) -> dict:
     labels = np.asarray(x.labels)
@@ -180,7 +194,8 @@ def _misfit(name: str, data: str, spec: EvalSpec, missing: set[str], offers: set
             f"metric{'s' if len(fits) > 1 else ''}")
 
 
-def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str | None = None) -> list[str]:
+def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str | None = None,
+                     discriminator: bool = False) -> list[str]:
     """``names`` checked against the registry and against what ``data`` offers; returned without
     duplicates. One-line :class:`GanforgeError` for an unknown name (with a did-you-mean), a metric
     that does not fit the data set, or one that needs labelled samples when ``labelled`` is false.
@@ -192,8 +207,14 @@ def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str
                                 f"choose from {', '.join(m for m, _ in METRICS.items())}")
     spec = eval_spec(data)
     offers = _offers(spec, inception_weights)
+    if discriminator and spec.kind in ("image", "folder"):
+        offers.add("discriminator")
     for m in names:
         missing = METRICS.get(m).needs - offers
+        if "discriminator" in missing:
+            raise GanforgeError(f"metric '{m}' reads a run's discriminator on held-out real images: evaluate a "
+                                f"run directory of image data" + ("" if spec.kind != "points" else
+                                                                  f" ({data} has no held-out images)"))
         if missing - {"labels"}:
             raise GanforgeError(_misfit(m, data, spec, missing, offers))
         if missing and not labelled:
@@ -202,7 +223,7 @@ def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str
 
 
 def parse_metrics(text: str | None, data: str, labelled: bool = False, *, conditional: bool | None = None,
-                  inception_weights: str | None = None) -> list[str]:
+                  inception_weights: str | None = None, discriminator: bool = False) -> list[str]:
     """Metric names from a comma-separated ``text`` (the data set's defaults when it is empty),
     checked by :func:`validate_metrics`. ``conditional`` (default: ``labelled``) adds the class
     metrics to the defaults; a real baseline is labelled but not conditional."""
@@ -212,7 +233,8 @@ def parse_metrics(text: str | None, data: str, labelled: bool = False, *, condit
         names = [m.strip() for m in text.split(",") if m.strip()]
         if not names:
             raise GanforgeError(f"--metrics '{text}' names no metric; choose from {', '.join(m for m, _ in METRICS.items())}")
-    return validate_metrics(names, data, labelled=labelled, inception_weights=inception_weights)
+    return validate_metrics(names, data, labelled=labelled, inception_weights=inception_weights,
+                            discriminator=discriminator)
 
 
 def check_counts(names, n: int, what: str = "samples", hint: str = "evaluate more samples (--n)") -> None:

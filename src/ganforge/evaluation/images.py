@@ -72,7 +72,7 @@ class ImageProfile:
 
 def evaluate_images(images, data: str, metrics: list[str], labels=None, root=None, device="cpu",
                     progress: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                    dcfg=None, inception_weights=None) -> dict:
+                    dcfg=None, inception_weights=None, discriminator: dict | None = None) -> dict:
     """Metrics of uint8 images (N x C x H x W) against ``data``'s reference split.
 
     ``metrics`` are taken as checked (:func:`~ganforge.evaluation.catalog.validate_metrics`);
@@ -92,6 +92,8 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
         inputs.real, inputs.real_labels = reference_features(profile, None, root)
         check_counts(compared, len(inputs.real), "reference images",
                      "raise data.val_fraction or add images" if profile.spec.kind == "folder" else "check the data")
+    if discriminator is not None:  # a run's D on training, held-out and generated images (metric 'age')
+        inputs.d_train, inputs.d_heldout, inputs.d_fake = (discriminator[k] for k in ("d_train", "d_heldout", "d_fake"))
     if "class_freq" in metrics:
         inputs.train_labels = train_labels(data, root)
     out.update(compute_metrics(metrics, inputs))

@@ -14,6 +14,7 @@ import torch
 
 from ..errors import GanforgeError
 from .catalog import check_counts, default_n, eval_spec, parse_metrics
+from .discriminator import discriminator_inputs
 from .reference import load_reference_images
 from .samples import as_samples, evaluate_samples
 
@@ -30,6 +31,19 @@ def generator_samples(G, cfg, n: int | None, seed: int = 0) -> dict:
     n = n or default_n(cfg.data.name)
     labels = sample_labels(cfg, n)
     return as_samples(generate(G, cfg, n, seed, labels=labels), cfg.data.name, labels)
+
+
+def load_discriminator(cfg, state):
+    """A run's discriminator with the weights of checkpoint ``state``, in eval mode."""
+    from ..data import data_info
+    from ..models import build_discriminator
+
+    D = build_discriminator(cfg.model, data_info(cfg.data))
+    try:
+        D.load_state_dict(state["d"])
+    except (RuntimeError, KeyError) as exc:
+        raise GanforgeError(f"discriminator weights do not match the run's config ({str(exc).splitlines()[0][:120]})") from None
+    return D.eval()
 
 
 def samples_from_run(run_dir: str | Path, n: int | None, seed: int = 0) -> tuple[dict, object, int]:
@@ -98,7 +112,7 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     from ..runs import RunDir, load_run_config
 
     _check_n(n)
-    run, step, cfg, samples = None, None, None, None
+    run, step, cfg, samples, disc = None, None, None, None, None
     if baseline and Path(baseline).is_dir():  # an image-folder run: its training split vs its held-out split
         cfg, _ = load_run_config(baseline)
         if cfg.data.name != "folder":
@@ -129,15 +143,23 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
                               inception_weights=inception_weights)
         samples = real_baseline(name, n, seed, dcfg=dcfg)
     elif run is not None:
-        names = parse_metrics(metrics, name, labelled=num_classes(cfg) > 0, inception_weights=inception_weights)
+        image_run = eval_spec(name).kind in ("image", "folder")
+        names = parse_metrics(metrics, name, labelled=num_classes(cfg) > 0, inception_weights=inception_weights,
+                              discriminator=image_run)
+        if image_run and (metrics is None or not metrics.strip()) and "age" not in names:
+            names.append("age")  # a run's default: its D on training, held-out and generated images
         check_counts(names, n or default_n(name))
         samples = generator_samples(G, cfg, n, seed)
         step = int(state["step"])
+        if "age" in names:
+            disc = discriminator_inputs(load_discriminator(cfg, state), name, samples["images"], samples.get("labels"),
+                                        seed=seed, root=cfg.data.root or None, dcfg=dcfg,
+                                        conditional=num_classes(cfg) > 0)
     else:
         names = parse_metrics(metrics, name, labelled="labels" in samples, inception_weights=inception_weights)
     result = {"source": label, **({"step": step} if step is not None else {}),
               **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg,
-                                 inception_weights=inception_weights)}
+                                 inception_weights=inception_weights, discriminator=disc)}
     if run is not None:
         run.eval_json.write_text(json.dumps(result, indent=2) + "\n")
         with open(run.metrics, "a") as f:

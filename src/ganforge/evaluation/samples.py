@@ -76,10 +76,12 @@ def evaluate_samples(samples: dict, data: str, metrics: list[str], **kw) -> dict
     """
     start = time.perf_counter()
     names = validate_metrics(metrics, data, labelled=samples.get("labels") is not None,
-                             inception_weights=kw.get("inception_weights"))
+                             inception_weights=kw.get("inception_weights"),
+                             discriminator=kw.get("discriminator") is not None)
     x, labels = check_samples(samples, data, kw.get("dcfg"))
     check_counts(names, len(x))
     if eval_spec(data).kind == "points":
+        kw.pop("discriminator", None)
         out = evaluate_points(x, data, names)
     else:
         out = evaluate_images(x, data, names, labels, **kw)

@@ -214,8 +214,15 @@ class Evaluator(Callback):
         samples = as_samples(x, self.data_name, labels)
         # on the training device, with the run's own data root (reference statistics are cached)
         root = (self.dcfg.root or None) if self.dcfg is not None else None
+        disc = None
+        if "age" in self.metrics:  # the training D on training, held-out and generated images
+            from ..evaluation.discriminator import discriminator_inputs
+
+            disc = discriminator_inputs(getattr(trainer.D, "module", trainer.D), self.data_name, samples["images"],
+                                        samples.get("labels"), seed=self.seed, root=root, dcfg=self.dcfg,
+                                        conditional=trainer.conditional, device=trainer.device)
         result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg, device=trainer.device,
-                                  root=root, inception_weights=self.inception_weights)
+                                  root=root, inception_weights=self.inception_weights, discriminator=disc)
         for cb in trainer.callbacks:
             cb.on_eval(trainer, result)
         return result
