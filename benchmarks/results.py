@@ -147,7 +147,8 @@ def render(results: dict) -> str:
             "| preset | data | arch | loss | regularizers | images seen | train time | FID | KID | IS | precision | recall | density | coverage | class freq. | modes | KL |",
             "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     toy, conditional = [], []
-    for name, p in results["presets"].items():
+    order = sorted(results["presets"], key=lambda n: PRESETS.index(n) if n in PRESETS else len(PRESETS))
+    for name, p in ((n, results["presets"][n]) for n in order):
         r = p["eval"]
         if "fid" not in r:
             toy.append((name, p))

@@ -92,11 +92,14 @@ def test_validate_metrics_accepts_what_fits_and_loads_nothing(monkeypatch):
 def test_defaults_come_from_the_data_set_registrations():
     assert default_n("mnist") == default_n("folder") == 10_000
     assert default_n("stacked_mnist") == 26_000 and default_n("ring8") == default_n("grid25") == 2_500
-    assert default_metrics("mnist") == ["fid", "kid", "is", "prdc"]
+    assert default_metrics("mnist") == ["fid", "kid", "is", "prdc", "class_freq"]
     assert default_metrics("mnist", conditional=True)[-2:] == ["accuracy", "intra_fid"]
     assert default_metrics("ring8") == ["modes"] and "modes" in default_metrics("stacked_mnist")
     assert parse_metrics(None, "folder") == ["fid", "kid", "prdc"]
-    assert set(METRICS.names()) == {"fid", "kid", "is", "prdc", "modes", "accuracy", "intra_fid"}
+    assert set(METRICS.names()) == {"fid", "kid", "is", "prdc", "modes", "accuracy", "intra_fid", "class_freq", "age"}
+    assert parse_metrics(None, "mnist", discriminator=True)[-1] == "class_freq"  # AGE is added by run evaluation
+    with pytest.raises(GanforgeError, match="reads a run's discriminator"):
+        parse_metrics("age", "ring8", discriminator=True)
     with pytest.raises(GanforgeError, match="names no metric"):
         parse_metrics(" , ", "mnist")
 
