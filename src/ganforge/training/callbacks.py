@@ -85,12 +85,20 @@ class JsonlLogger(Callback):
 
 
 class TensorBoardLogger(Callback):
-    """Scalars and sample grids in ``tensorboard/`` when the ``tb`` extra is installed."""
+    """Scalars, sample grids and the resolved config (text) in ``tensorboard/`` when the ``tb`` extra
+    is installed."""
 
-    def __init__(self, log_dir: str | Path):
+    def __init__(self, log_dir: str | Path, config_file: str | Path | None = None):
         from torch.utils.tensorboard import SummaryWriter  # ImportError without tensorboard
 
         self.writer = SummaryWriter(str(log_dir))
+        self.config_file = Path(config_file) if config_file else None
+
+    def on_start(self, trainer) -> None:
+        """The resolved config as text (TensorBoard's TEXT tab), once per start or resume."""
+        if self.config_file is not None and self.config_file.is_file():
+            text = self.config_file.read_text()
+            self.writer.add_text("config", "    " + text.replace("\n", "\n    "), trainer.step)  # markdown code block
 
     @staticmethod
     def available() -> bool:

@@ -28,7 +28,7 @@ def make_callbacks(cfg: Config, run: RunDir, info, progress: bool | None = None)
     callbacks.append(JsonlLogger(run.metrics))
     tb = None
     if cfg.log.tensorboard and TensorBoardLogger.available():
-        tb = TensorBoardLogger(run.tensorboard)
+        tb = TensorBoardLogger(run.tensorboard, run.config)
         callbacks.append(tb)
     callbacks.append(SampleWriter(run.samples, cfg.log.sample_every, cfg.log.n_samples, info, cfg.seed, tb))
     if cfg.eval.every:
