@@ -1,4 +1,4 @@
-"""Scatter plots of 2-D samples over the true mode centres (matplotlib, Agg backend)."""
+"""Scatter plots of 2-D samples over the true mode centres (a histogram for 1-D samples)."""
 
 from __future__ import annotations
 
@@ -6,28 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .figure import pyplot, save_figure
+
 
 def save_scatter(points, path: str | Path, centers=None, title: str = "", real=None) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     pts = np.asarray(points, dtype=np.float64)
     if pts.ndim == 2 and pts.shape[1] == 1:  # 1-D samples: a histogram, the modes as vertical lines
         fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
         ax.hist(pts[:, 0], bins=60, density=True, color="tab:green", alpha=0.7, label="generated")
         for k, c in enumerate(np.asarray(centers if centers is not None else []).reshape(-1)):
             ax.axvline(c, color="tab:red", ls="--", label="true modes" if k == 0 else None)
-        ax.legend(loc="upper right", fontsize=8)
-        if title:
-            ax.set_title(title)
-        fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
-        return path
+        return save_figure(fig, path, ax, title, legend="upper right")
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if real is not None:
         r = np.asarray(real)
@@ -40,10 +30,4 @@ def save_scatter(points, path: str | Path, centers=None, title: str = "", real=N
         ax.set_xlim(-span, span)
         ax.set_ylim(-span, span)
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, ax, title, legend="upper right")

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .figure import pyplot, save_figure
+
 GENERATOR_GAMES = ("minimax", "non_saturating", "max_likelihood")
 
 
@@ -66,13 +68,7 @@ def gan_1d_curves(G, D, z, data: str, x=None, y=None) -> dict:
 def save_gan_1d(curves: dict, path: str | Path, title: str = "") -> Path:
     """Goodfellow et al. 2014's figure 1 from :func:`gan_1d_curves`: black dots p_data, green p_g,
     blue dashes the trained D(x), red D*(x) = p_data / (p_data + p_g); ticks below: samples G(z)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    plt = pyplot()
     x = curves["x"]
     fig, ax = plt.subplots(figsize=(6.4, 4), dpi=100)
     top = max(1.5 * curves["p_data"].max(), 1.1)  # a narrow p_g early in training is clipped
@@ -86,13 +82,7 @@ def save_gan_1d(curves: dict, path: str | Path, title: str = "") -> Path:
     ax.set_xlim(x[0], x[-1])
     ax.set_ylim(-0.08 * top, top)
     ax.set_xlabel("x")
-    ax.legend(loc="upper left", fontsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, ax, title, legend="upper left")
 
 
 def generator_gradients(games=GENERATOR_GAMES, d_of_fake=None) -> dict:
@@ -116,15 +106,9 @@ def save_saturation(path: str | Path, games=GENERATOR_GAMES) -> Path:
     """Two panels over D(G(z)) in (0, 1): each generator loss, and the size of its gradient with
     respect to D's logit (log scale). Early in training D rejects the fakes (D(G(z)) near 0): there
     the minimax loss's gradient vanishes (it saturates) and the non-saturating one's is largest."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     r = generator_gradients(games)
     p = r["d"]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
     styles = {"minimax": ("tab:red", "minimax: log(1 - D(G(z)))"),
               "non_saturating": ("tab:blue", "non-saturating: -log D(G(z))"),
@@ -146,7 +130,4 @@ def save_saturation(path: str | Path, games=GENERATOR_GAMES) -> Path:
     for ax in (a, b):
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
