@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer
+from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer, output_layer
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -46,14 +46,12 @@ class DCGANGenerator(nn.Module):
             c_out = img_channels if last else c // 2
             conv = nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1, bias=last or net.norm == "none")
             if last:
-                out = {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "none": None}[net.output]
-                blocks.append(_seq(conv, out))
+                blocks.append(_seq(conv, output_layer(net.output)))
             else:
                 blocks.append(_seq(conv, conditional_norm(mcfg, c_out, num_classes, spatial=True),
                                    activation(net.activation, net.negative_slope)))
             c = c_out
         self.blocks = nn.Sequential(*blocks)
-        self.output = net.output
         if net.spectral_norm:
             apply_spectral_norm(self)
 
@@ -67,7 +65,7 @@ class DCGANGenerator(nn.Module):
         x = run_layers(self.project_norm, x, y)
         for block in self.blocks:
             x = run_layers(block, x, y)
-        return x * 2.0 - 1.0 if self.output == "sigmoid" else x
+        return x
 
 
 class DCGANDiscriminator(nn.Module):

@@ -17,7 +17,21 @@ ACTIVATIONS.register("tanh")(lambda negative_slope: nn.Tanh())
 ACTIVATIONS.register("elu")(lambda negative_slope: nn.ELU())
 
 NORMS = ("none", "batch", "layer")  # see norm_layer
-OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer; sigmoid is rescaled to [-1, 1]
+OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
+
+
+class ScaledSigmoid(nn.Module):
+    """sigmoid rescaled to the data range [-1, 1]."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(x) * 2.0 - 1.0
+
+
+def output_layer(name: str) -> nn.Module | None:
+    """G's last layer for ``model.g.output`` (one of OUTPUTS): Tanh, ScaledSigmoid, or None."""
+    if name not in OUTPUTS:
+        raise GanforgeError(f"model.g.output must be one of {', '.join(OUTPUTS)}, got '{name}'")
+    return {"tanh": nn.Tanh, "sigmoid": ScaledSigmoid}.get(name, lambda: None)()
 
 
 def activation(name: str, negative_slope: float = 0.2) -> nn.Module:

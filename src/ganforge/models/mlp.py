@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm, norm_layer
+from .layers import activation, apply_spectral_norm, norm_layer, output_layer
 
 
 def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
@@ -44,10 +44,9 @@ class MLPGenerator(nn.Module):
         layers, out_dim = _hidden_layers(self.cond.out_dim if self.cond else self.latent_dim, net,
                                          lambda n: conditional_norm(mcfg, n, num_classes, spatial=False))
         layers.append(nn.Linear(out_dim, math.prod(self.shape)))
-        if net.output == "tanh":
-            layers.append(nn.Tanh())
-        elif net.output == "sigmoid":  # sigmoid rescaled to the data range [-1, 1]
-            layers.append(_ScaledSigmoid())
+        out = output_layer(net.output)
+        if out is not None:
+            layers.append(out)
         self.net = nn.Sequential(*layers)
         if net.spectral_norm:
             apply_spectral_norm(self.net)
@@ -57,11 +56,6 @@ class MLPGenerator(nn.Module):
         conditional batch norms, when there are any."""
         h = self.cond(z, y) if self.cond is not None else z
         return run_layers(self.net, h, y).view(h.shape[0], *self.shape)
-
-
-class _ScaledSigmoid(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(x) * 2.0 - 1.0
 
 
 class MLPDiscriminator(nn.Module):

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, apply_layer, conditional_norm, label_input
-from .layers import OUTPUTS, activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer
+from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer, output_layer
 
 
 def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
@@ -95,7 +95,7 @@ class ResNetGenerator(nn.Module):
         img_channels = info.shape[0]
         self.base, self.k = image_geometry(tuple(info.shape), "resnet")
         self.latent_dim, self.shape = mcfg.latent_dim, tuple(info.shape)
-        self.channels_last, self.output, self.width = mcfg.channels_last, net.output, net.width
+        self.channels_last, self.width = mcfg.channels_last, net.width
         self.cond = label_input(mcfg, num_classes)
         in_dim = self.cond.out_dim if self.cond else self.latent_dim
         self.project = nn.Linear(in_dim, net.width * self.base * self.base)
@@ -109,8 +109,7 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.ModuleList(GBlock(net.width, net.width, make_norm, act) for _ in range(self.k))
         self.out_norm, self.act = make_norm(net.width), act
         self.out_conv = _conv(net.width, img_channels, 3, 1.0)
-        if net.output not in OUTPUTS:
-            raise GanforgeError(f"model.g.output must be one of {', '.join(OUTPUTS)}, got '{net.output}'")
+        self.out = output_layer(net.output)
         if net.spectral_norm:
             apply_spectral_norm(self)
 
@@ -124,9 +123,7 @@ class ResNetGenerator(nn.Module):
         for block in self.blocks:
             x = block(x, y)
         x = self.out_conv(self.act(apply_layer(self.out_norm, x, y)))
-        if self.output == "tanh":
-            return torch.tanh(x)
-        return torch.sigmoid(x) * 2.0 - 1.0 if self.output == "sigmoid" else x
+        return x if self.out is None else self.out(x)
 
 
 class ResNetDiscriminator(nn.Module):
