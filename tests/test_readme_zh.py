@@ -105,16 +105,18 @@ def describe(label: str, items) -> str:
     return f"{label}: " + (", ".join(repr(i) for i in sorted(items)) or "(none)")
 
 
+def assert_same(what: str, en: set, zh: set) -> None:
+    """``en`` (from the English README) equals ``zh``; the message names what each one lacks."""
+    assert en == zh, (f"{what} differ\n" + describe(f"in {EN.name} but missing in {ZH.name}", en - zh) + "\n"
+                      + describe(f"in {ZH.name} but missing in {EN.name}", zh - en))
+
+
 def test_same_commands(docs):
     en, zh = docs[EN.name], docs[ZH.name]
     assert first_lines(zh) == first_lines(en), (
         f"the first two non-link lines differ: {EN.name} starts with {first_lines(en)}, "
         f"{ZH.name} with {first_lines(zh)}")
-    c_en, c_zh = commands(en), commands(zh)
-    assert c_en == c_zh, (
-        "the shell commands / code lines of the two READMEs differ\n"
-        + describe(f"in {EN.name} but missing in {ZH.name}", c_en - c_zh) + "\n"
-        + describe(f"in {ZH.name} but missing in {EN.name}", c_zh - c_en))
+    assert_same("the shell commands / code lines of the two READMEs", commands(en), commands(zh))
 
 
 def test_same_presets(docs):
@@ -122,19 +124,11 @@ def test_same_presets(docs):
     missing = presets_mentioned(en) - presets_mentioned(zh)
     assert not missing, describe(
         f"configs/*.toml presets named in backticks in {EN.name} but missing in {ZH.name}", missing)
-    p_en, p_zh = presets_in_backticks(en), presets_in_backticks(zh)
-    assert p_en == p_zh, (
-        "the backticked preset names differ\n"
-        + describe(f"in {EN.name} but missing in {ZH.name}", p_en - p_zh) + "\n"
-        + describe(f"in {ZH.name} but missing in {EN.name}", p_zh - p_en))
+    assert_same("the backticked preset names", presets_in_backticks(en), presets_in_backticks(zh))
 
 
 def test_same_images_and_they_exist(docs):
-    en, zh = (set(IMAGE.findall(docs[n])) for n in (EN.name, ZH.name))
-    assert en == zh, (
-        "the referenced images differ\n"
-        + describe(f"in {EN.name} but missing in {ZH.name}", en - zh) + "\n"
-        + describe(f"in {ZH.name} but missing in {EN.name}", zh - en))
+    assert_same("the referenced images", *(set(IMAGE.findall(docs[n])) for n in (EN.name, ZH.name)))
     for name, text in docs.items():
         absent = {p for p in IMAGE.findall(text) if not (ROOT / p).is_file()}
         assert not absent, describe(f"images referenced in {name} that do not exist", absent)
