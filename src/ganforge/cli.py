@@ -165,6 +165,53 @@ def _cmd_train_classifier(args) -> int:
     return 0
 
 
+def _cmd_anomaly(args) -> int:
+    from .applications import anomaly
+
+    if args.action == "fit":
+        r = anomaly.fit_encoder(args.run, steps=args.steps, kimg=args.kimg, batch_size=args.batch_size, lr=args.lr,
+                                kappa=args.kappa, seed=args.seed, device=args.device, progress=not args.no_progress)
+        if r["status"] == "already finished":
+            print(f"{r['encoder']} is already fitted ({r['step']} steps); extend it with --steps N")
+            return 0
+        print(f"step {r['step']}: loss {r.get('loss', float('nan')):.4f} (image {r.get('image_residual', float('nan')):.4f}, "
+              f"features {r.get('feature_residual', float('nan')):.4f}); wrote {r['encoder']}")
+        if r["status"] == "interrupted":
+            print(f"interrupted: continue with: ganforge anomaly fit {args.run}", file=sys.stderr)
+            return 130
+        return 0
+    if not args.images:
+        raise GanforgeError("ganforge anomaly score needs --images (test, a folder, an image file or an .npz)")
+    r = anomaly.score_images(args.run, args.images, out=args.out, grid=args.grid, top=args.top, device=args.device)
+    print(f"scored {r['n']} images (mean score {r['mean_score']:.4f}); wrote {r['csv']}" +
+          (f" and {r['grid']}" if "grid" in r else ""))
+    if "auroc" in r:
+        print(f"AUROC {r['auroc']:.4f} with class(es) {r['anomaly_classes']} as anomalies "
+              f"(image residual alone {r['auroc_image_residual']:.4f}, features alone {r['auroc_feature_residual']:.4f})")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
+def _cmd_inpaint(args) -> int:
+    from .applications.inpaint import inpaint_to_file
+
+    r = inpaint_to_file(args.run, args.image, args.mask, out=args.out, steps=args.steps, restarts=args.restarts,
+                        lr=args.lr, prior_weight=args.prior_weight, seed=args.seed, device=args.device)
+    for row in r["images"]:
+        label = f", class {row['label']}" if "label" in row else ""
+        print(f"{row['image']}: masked-region error (MSE, pixels in [0, 1]) {row['error_random']:.4f} with a random z "
+              f"-> {row['error_after']:.4f} after {r['steps']} steps{label}")
+    print(f"wrote {r['out']} (rows: masked input, completion, original)")
+    if args.json:
+        import json
+
+        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ganforge", description="Train, sample and evaluate GANs.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks (also GANFORGE_DEBUG=1)")
@@ -244,6 +291,42 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
     x.add_argument("--out", default=None)
     x.set_defaults(func=_cmd_export)
+
+    a = sub.add_parser("anomaly", help="anomaly detection with a trained GAN (f-AnoGAN): fit an encoder, score images")
+    a.add_argument("action", choices=["fit", "score"], help="fit: train the encoder (resumable); score: score images")
+    a.add_argument("run", help="run directory of an unconditional image GAN trained on normal data")
+    a.add_argument("--steps", type=positive, default=None, help="fit: total encoder steps (default 300 kimg's worth)")
+    a.add_argument("--kimg", type=float, default=None, help="fit: thousands of training images instead of --steps")
+    a.add_argument("--batch-size", type=positive, default=None, help="fit: default the run's data.batch_size")
+    a.add_argument("--lr", type=float, default=2e-4, help="fit: Adam learning rate of the encoder")
+    a.add_argument("--kappa", type=float, default=1.0, help="fit: weight of D's feature residual (f-AnoGAN's kappa)")
+    a.add_argument("--seed", type=int, default=0)
+    a.add_argument("--images", default=None, help="score: 'test' (the run's held-out split, with labels), a folder, "
+                   "an image file or an .npz with 'images' (and 'labels')")
+    a.add_argument("--out", type=_out_file(".csv"), default=None, help="score: CSV of scores (default RUN/anomaly/scores.csv)")
+    a.add_argument("--grid", type=_out_file(".png"), default=None,
+                   help="score: grid of the most anomalous inputs, reconstructions, residuals (default RUN/anomaly/most_anomalous.png)")
+    a.add_argument("--top", type=non_negative, default=16, help="score: images in the grid (0: no grid)")
+    a.add_argument("--json", type=_out_file(".json"), default=None, help="score: also write the summary (AUROC...) here")
+    a.add_argument("--device", default="auto")
+    a.add_argument("--no-progress", action="store_true")
+    a.set_defaults(func=_cmd_anomaly)
+
+    n = sub.add_parser("inpaint", help="fill a masked region with the generator (latent optimisation, Yeh et al. 2017)")
+    n.add_argument("run", help="run directory of an image GAN")
+    n.add_argument("--image", nargs="+", required=True, metavar="FILE",
+                   help="image file(s), or test:I[,J...] (val:I for a folder run) from the run's held-out split")
+    n.add_argument("--mask", required=True, help="box:x,y,w,h (pixels), half:left|right|top|bottom, or a mask image "
+                   "(bright = missing)")
+    n.add_argument("--steps", type=positive, default=1000, help="optimisation steps (default 1000)")
+    n.add_argument("--restarts", type=positive, default=16, help="random starts optimised together (default 16)")
+    n.add_argument("--lr", type=float, default=0.03, help="Adam learning rate on z")
+    n.add_argument("--prior-weight", type=float, default=0.003, help="weight of D's prior loss (lambda)")
+    n.add_argument("--seed", type=int, default=0)
+    n.add_argument("--out", type=_out_file(".png"), default=None, help="output PNG (default RUN/inpaint.png)")
+    n.add_argument("--json", type=_out_file(".json"), default=None, help="also write the errors here")
+    n.add_argument("--device", default="auto")
+    n.set_defaults(func=_cmd_inpaint)
 
     c = sub.add_parser("train-classifier", help="train the shipped MNIST / Fashion-MNIST feature classifier")
     c.add_argument("--data", choices=["mnist", "fashion_mnist"], required=True)

@@ -38,6 +38,8 @@ class DataConfig:
     val_fraction: float = 0.0  # folder: fraction held out as the "val" split (fixed by a seed)
     toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
     device: str = "auto"  # where the in-memory data lives: auto = the training device
+    exclude_classes: list[int] = field(default_factory=list)  # mnist/fashion_mnist: leave these classes out (anomaly detection)
+    labels_per_class: int = 0  # model.conditioning=semi: keep this many labels per class (a seeded choice), 0 = all
 
 
 @dataclass
@@ -54,6 +56,9 @@ class NetConfig:
     pack: int = 1  # D only: PacGAN packing (D judges `pack` samples at once)
     mbstd_group: int = 0  # D only (conv archs): minibatch standard deviation over groups of this size (ProGAN: 4); 0 = off
     mbstd_channels: int = 1  # D only: feature channels the minibatch-std statistic is split into (StyleGAN2: 1)
+    weight_norm: bool = False  # weight normalization (Salimans & Kingma 2016) of every weight layer
+    noise: float = 0.0  # mlp D only: std of Gaussian noise added to each hidden layer's output while training
+    input_noise: float = 0.0  # mlp D only: std of Gaussian noise added to D's input while training
 
 
 @dataclass
@@ -63,7 +68,7 @@ class ModelConfig:
     # conv architectures: channels_last memory format. Measured faster here (2-core CPU, dcgan_mnist):
     # width 32 fp32 +9%, bf16 +6%; width 128 fp32 +13%, bf16 +23%. MLPs ignore it.
     channels_last: bool = True
-    conditioning: str = "none"  # none | acgan | projection (labels from the data set)
+    conditioning: str = "none"  # none | acgan | projection | semi (labels from the data set)
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
     sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
@@ -84,6 +89,7 @@ class LossConfig:
     augment_p: float = 1.0  # probability of each augmentation per image (the start value when adaptive)
     augment_target: float = 0.0  # > 0: adaptive p (StyleGAN2-ADA's r_t = E[sign(D(x))] heuristic, target 0.6)
     augment_kimg: float = 100.0  # adaptive: thousands of images for p to move from 0 to 1
+    feature_matching: bool = False  # G matches the mean of D's last features on real data (Salimans et al. 2016)
 
 
 @dataclass
@@ -306,7 +312,8 @@ _RANGES = [
      lambda v: v >= 1, ">= 1"),
     (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.threads", "log.sample_every",
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight",
-      "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope"),
+      "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
+      "data.labels_per_class", "model.d.noise", "model.d.input_noise"),
      lambda v: v >= 0, ">= 0"),
     (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
     (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
@@ -361,8 +368,12 @@ def validate(cfg: Config) -> None:
         if name not in AUGMENTS:
             raise GanforgeError(f"config key 'loss.augment' names an unknown augmentation '{name}'"
                                 f"{did_you_mean(name, AUGMENTS.names())}; choose from {', '.join(AUGMENTS.names())}")
-    if cfg.loss.augment and cfg.data.name in ("ring8", "grid25"):
+    from .data import DATASETS, data_info
+
+    points = DATASETS.get(cfg.data.name).eval.kind == "points"
+    if cfg.loss.augment and points:
         raise GanforgeError("loss.augment (DiffAugment) is for images; the toy mixtures are 2-D points")
+    _validate_labels(cfg, data_info(cfg.data).num_classes)
     if cfg.model.d.mbstd_group and cfg.model.d.arch == "mlp":
         raise GanforgeError("model.d.mbstd_group (minibatch std) is for the conv discriminators (dcgan, resnet)")
     if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:
@@ -381,6 +392,30 @@ def validate(cfg: Config) -> None:
         raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
                             "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
     _validate_eval(cfg)
+
+
+def _validate_labels(cfg: Config, num_classes: int) -> None:
+    """The semi-supervised GAN's keys and ``data.exclude_classes`` fit each other and the data set."""
+    m, d = cfg.model, cfg.data
+    if d.labels_per_class and m.conditioning != "semi":
+        raise GanforgeError("data.labels_per_class is for the semi-supervised GAN: set model.conditioning=semi "
+                            "(or leave data.labels_per_class at 0)")
+    if m.conditioning == "semi" and m.g_cbn:
+        raise GanforgeError("model.g_cbn needs a generator that takes labels (acgan, projection); the semi-supervised "
+                            "GAN's generator takes none")
+    for net in ("g", "d"):
+        if _get(cfg, f"model.{net}.spectral_norm") and _get(cfg, f"model.{net}.weight_norm"):
+            raise GanforgeError(f"model.{net}.spectral_norm and model.{net}.weight_norm exclude each other; keep one")
+    if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":
+        raise GanforgeError("model.d.noise / model.d.input_noise (Gaussian noise layers) are for the mlp discriminator")
+    if d.exclude_classes:
+        if d.name not in ("mnist", "fashion_mnist"):
+            raise GanforgeError(f"data.exclude_classes is for mnist and fashion_mnist, not {d.name}")
+        bad = [c for c in d.exclude_classes if not 0 <= c < num_classes]
+        if bad:
+            _fail("data.exclude_classes", d.exclude_classes, f"a list of classes in 0..{num_classes - 1}")
+        if len(set(d.exclude_classes)) >= num_classes - 1:
+            _fail("data.exclude_classes", d.exclude_classes, "a list that leaves at least two classes")
 
 
 def _validate_eval(cfg: Config) -> None:

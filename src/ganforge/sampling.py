@@ -36,7 +36,9 @@ def load_generator_and_state(run_dir: str | Path, device: str | torch.device = "
 
 def num_classes(cfg) -> int:
     """Classes a conditional run's generator takes (0 for an unconditional one)."""
-    return data_info(cfg.data).num_classes if cfg.model.conditioning != "none" else 0
+    from .models.conditioning import generator_conditional
+
+    return data_info(cfg.data).num_classes if generator_conditional(cfg.model) else 0
 
 
 def sample_labels(cfg, n: int, label: int | None = None) -> torch.Tensor | None:

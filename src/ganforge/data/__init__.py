@@ -14,10 +14,10 @@ from typing import Callable
 import torch
 
 from ..registry import Registry
-from .batches import DataInfo, InMemoryBatches, ToyBatches
+from .batches import DataInfo, InMemoryBatches, SemiSupervisedBatches, ToyBatches
 from .mnist import IDX_SETS, load_idx_set
 from .stacked import stacked_mnist
-from .toy import TOY_MIXTURES, mixture_centers, mixture_std
+from .toy import TOY_MIXTURES, mixture_centers, mixture_classes, mixture_std
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,9 @@ def _register_idx(name: str) -> None:
 
     def build(dcfg, seed: int, device, progress: bool = True):
         images, labels = load_idx_set(name, dcfg.split, dcfg.root or None, dcfg.download, progress)
+        if dcfg.exclude_classes:  # e.g. one digit left out: the anomaly of an anomaly-detection benchmark
+            keep = ~torch.isin(labels, torch.tensor(dcfg.exclude_classes))
+            images, labels = images[keep], labels[keep]
         return InMemoryBatches(images, labels, dcfg.batch_size, seed, info(dcfg), device)
 
     DATASETS.register(name)(Dataset(info, build, EvalSpec(
@@ -61,12 +64,13 @@ def _register_idx(name: str) -> None:
 
 def _register_toy(name: str) -> None:
     def info(dcfg) -> DataInfo:
-        centers = mixture_centers(name)
-        return DataInfo(kind="points", shape=(centers.shape[1],), name=name, centers=centers, std=mixture_std(name))
+        centers, classes = mixture_centers(name), mixture_classes(name)
+        return DataInfo(kind="points", shape=(centers.shape[1],), name=name, centers=centers, std=mixture_std(name),
+                        num_classes=int(classes.max()) + 1 if classes is not None else 0)
 
     def build(dcfg, seed: int, device, progress: bool = True):
         return ToyBatches(mixture_centers(name), mixture_std(name), dcfg.batch_size, seed, info(dcfg),
-                          dcfg.toy_epoch_size, device)
+                          dcfg.toy_epoch_size, device, classes=mixture_classes(name))
 
     DATASETS.register(name)(Dataset(info, build, EvalSpec(  # n as in PacGAN / VEEGAN
         kind="points", metrics=("modes",), n=2_500, provides=frozenset({"modes"}))))
@@ -107,8 +111,14 @@ for _name in TOY_MIXTURES:
 
 
 def build_data(dcfg, seed: int, device: torch.device | str = "cpu", progress: bool = True):
-    """Build the batch source named by ``dcfg.name`` (``progress``: bars while loading/decoding)."""
-    return DATASETS.get(dcfg.name).build(dcfg, seed, device, progress=progress)
+    """Build the batch source named by ``dcfg.name`` (``progress``: bars while loading/decoding);
+    with ``data.labels_per_class`` the semi-supervised source over it (labels hidden but for a
+    seeded choice of that many per class)."""
+    source = DATASETS.get(dcfg.name).build(dcfg, seed, device, progress=progress)
+    if dcfg.labels_per_class > 0:
+        pool_x, pool_y = source.labelled_pool(dcfg.labels_per_class, seed)
+        source = SemiSupervisedBatches(source, pool_x, pool_y, dcfg.batch_size, seed)
+    return source
 
 
 def data_info(dcfg) -> DataInfo:
@@ -116,4 +126,4 @@ def data_info(dcfg) -> DataInfo:
     return DATASETS.get(dcfg.name).info(dcfg)
 
 
-__all__ = ["DATASETS", "DataInfo", "Dataset", "EvalSpec", "InMemoryBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]
+__all__ = ["DATASETS", "DataInfo", "Dataset", "EvalSpec", "InMemoryBatches", "SemiSupervisedBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]

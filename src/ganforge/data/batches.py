@@ -23,6 +23,21 @@ class DataInfo:
     std: float = 0.0  # toy mixtures: the std of each mode
 
 
+def take_per_class(x: torch.Tensor, labels: torch.Tensor, per_class: int,
+                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``per_class`` random rows of ``x`` of every class in ``labels`` (class order, then draw order)."""
+    from ..errors import GanforgeError
+
+    picks = []
+    for c in torch.unique(labels).tolist():
+        idx = torch.nonzero(labels == c).flatten()
+        if len(idx) < per_class:
+            raise GanforgeError(f"data.labels_per_class={per_class}, but class {c} has only {len(idx)} examples")
+        picks.append(idx[torch.randperm(len(idx), generator=generator)[:per_class]])
+    pick = torch.cat(picks)
+    return x[pick], labels[pick]
+
+
 def _epoch_generator(seed: int, epoch: int) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed((seed * 1_000_003 + epoch) % (2**63))
@@ -94,6 +109,17 @@ class InMemoryBatches:
         """Epochs completed, as a float."""
         return self.epoch + self.index / self.batches_per_epoch
 
+    def labelled_pool(self, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images in [-1, 1], labels) of ``per_class`` images of each class, a fixed choice by ``seed``
+        (the labelled part of a semi-supervised training; every image stays in the unlabelled part)."""
+        if self.labels is None:
+            from ..errors import GanforgeError
+
+            raise GanforgeError(f"data.labels_per_class needs a labelled data set; {self.info.name} has no labels")
+        g = torch.Generator().manual_seed(seed + 7919)
+        x, y = take_per_class(self.images.cpu(), self.labels.cpu(), per_class, g)
+        return x.float().div_(127.5).sub_(1.0), y
+
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "index": self.index}
 
@@ -109,9 +135,10 @@ class ToyBatches:
     """
 
     def __init__(self, centers: torch.Tensor, std: float, batch_size: int, seed: int, info: DataInfo,
-                 epoch_size: int = 100_000, device: torch.device | str = "cpu"):
+                 epoch_size: int = 100_000, device: torch.device | str = "cpu", classes: torch.Tensor | None = None):
         self.device = torch.device(device)
         self.centers = centers.float()
+        self.classes = classes  # class of each mode (labelled mixtures), else None
         self.std = float(std)
         self.batch_size = batch_size
         self.info = info
@@ -140,8 +167,19 @@ class ToyBatches:
             self.epoch += 1
             self.index = 0
         self.index += 1
-        pts, _ = self.sample(self.batch_size)
-        return pts[self.part].to(self.device), None
+        pts, modes = self.sample(self.batch_size)
+        y = self.classes[modes][self.part].to(self.device) if self.classes is not None else None
+        return pts[self.part].to(self.device), y
+
+    def labelled_pool(self, per_class: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``per_class`` points of each class, drawn once with ``seed`` (semi-supervised training)."""
+        if self.classes is None:
+            from ..errors import GanforgeError
+
+            raise GanforgeError(f"data.labels_per_class needs a labelled data set; {self.info.name} has no classes")
+        g = torch.Generator().manual_seed(seed + 7919)
+        pts, modes = self.sample(200 * per_class * (int(self.classes.max()) + 1), g)
+        return take_per_class(pts, self.classes[modes], per_class, g)
 
     @property
     def progress(self) -> float:
@@ -153,3 +191,63 @@ class ToyBatches:
     def load_state_dict(self, state: dict) -> None:
         self.epoch, self.index = int(state["epoch"]), int(state["index"])
         self.generator.set_state(state["generator"])
+
+
+class SemiSupervisedBatches:
+    """Batches for a semi-supervised GAN (``data.labels_per_class``): each ``next()`` is the base
+    source's batch with every label hidden (-1, unlabelled), followed by a batch of the small
+    labelled pool, cycled in seeded permutations (the pool is tiled up to a batch when smaller)."""
+
+    def __init__(self, base, pool_x: torch.Tensor, pool_y: torch.Tensor, batch_size: int, seed: int):
+        self.base = base
+        self.info = base.info
+        self.batches_per_epoch = base.batches_per_epoch
+        reps = -(-batch_size // len(pool_x))
+        self.pool_x = pool_x.repeat(reps, *([1] * (pool_x.dim() - 1)))
+        self.pool_y = pool_y.repeat(reps)
+        self.pool_size = len(pool_x)
+        self.batch_size = batch_size
+        self.seed = seed
+        self.pool_epoch = 0
+        self.pool_index = 0
+        self.pool_batches = len(self.pool_x) // batch_size
+        self._perm = self._permutation(0)
+        self.part = slice(None)
+
+    def _permutation(self, epoch: int) -> torch.Tensor:
+        return torch.randperm(len(self.pool_x), generator=_epoch_generator(self.seed + 104_729, epoch))
+
+    def shard(self, part: slice) -> None:
+        self.base.shard(part)
+        self.part = part
+
+    def send_to(self, target: torch.device | str) -> None:
+        self.base.send_to(target)
+
+    def next_labelled(self, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The next batch of the labelled pool alone."""
+        if self.pool_index >= self.pool_batches:
+            self.pool_epoch += 1
+            self.pool_index = 0
+            self._perm = self._permutation(self.pool_epoch)
+        idx = self._perm[self.pool_index * self.batch_size:(self.pool_index + 1) * self.batch_size][self.part]
+        self.pool_index += 1
+        return self.pool_x[idx].to(device), self.pool_y[idx].to(device)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x_u, _ = self.base.next()
+        x_l, y_l = self.next_labelled(x_u.device)
+        hidden = torch.full((len(x_u),), -1, dtype=y_l.dtype, device=x_u.device)
+        return torch.cat([x_u, x_l]), torch.cat([hidden, y_l])
+
+    @property
+    def progress(self) -> float:
+        return self.base.progress
+
+    def state_dict(self) -> dict:
+        return {"base": self.base.state_dict(), "pool_epoch": self.pool_epoch, "pool_index": self.pool_index}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.base.load_state_dict(state["base"])
+        self.pool_epoch, self.pool_index = int(state["pool_epoch"]), int(state["pool_index"])
+        self._perm = self._permutation(self.pool_epoch)

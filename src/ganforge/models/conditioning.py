@@ -1,4 +1,4 @@
-"""Conditioning as an ingredient (``model.conditioning = none | acgan | projection``).
+"""Conditioning as an ingredient (``model.conditioning = none | acgan | projection | semi``).
 
 - Generator side, :class:`LabelInput`: a label embedding combined with the noise, multiplied
   into it (``model.g_label = "multiply"``, the AC-GAN tutorial's choice) or concatenated to it;
@@ -9,7 +9,9 @@
 - Discriminator side, :class:`OutputHead` on D's last features h:
   ``none``: logit = w.h + b; ``acgan`` (Odena et al. 2017): the same logit plus an auxiliary
   class head (raw class logits; the class loss is cross-entropy on them); ``projection``
-  (Miyato & Koyama 2018): logit = w.h + b + <embed(y), h>.
+  (Miyato & Koyama 2018): logit = w.h + b + <embed(y), h>; ``semi`` (Salimans et al. 2016,
+  semi-supervised learning): K class logits l_k = w_k.h + b_k with the fake class implicit, the
+  real/fake logit being logsumexp_k l_k (so D(x) = Z/(Z+1), Z = sum_k exp l_k). G is unconditional.
 """
 
 from __future__ import annotations
@@ -20,8 +22,14 @@ from torch import nn
 from ..errors import GanforgeError
 from .layers import norm_layer
 
-CONDITIONINGS = ("none", "acgan", "projection")  # model.conditioning
+CONDITIONINGS = ("none", "acgan", "projection", "semi")  # model.conditioning
+G_CONDITIONINGS = ("acgan", "projection")  # the conditionings whose generator takes labels
 LABEL_INPUTS = ("multiply", "concat")  # model.g_label
+
+
+def generator_conditional(mcfg) -> bool:
+    """Whether G takes labels (AC-GAN, projection); a semi-supervised GAN's G does not."""
+    return mcfg.conditioning in G_CONDITIONINGS
 
 
 def check_conditioning(mcfg, num_classes: int) -> None:
@@ -76,7 +84,7 @@ class ConditionalBatchNorm(nn.Module):
 def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
     """G's norm layer: conditional batch norm when ``model.g_cbn`` is on (with conditioning), else
     ``model.g.norm``. For G only: D's norm layers are plain ``norm_layer(mcfg.d.norm, ...)``."""
-    if mcfg.conditioning != "none" and mcfg.g_cbn:
+    if generator_conditional(mcfg) and mcfg.g_cbn:
         if mcfg.g.norm != "batch":
             raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{mcfg.g.norm}'")
         return ConditionalBatchNorm(channels, num_classes, spatial)
@@ -98,8 +106,8 @@ def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -
 
 
 def label_input(mcfg, num_classes: int) -> LabelInput | None:
-    """G's label input, or None without conditioning (G then takes z alone)."""
-    if mcfg.conditioning == "none":
+    """G's label input, or None when G is unconditional (it then takes z alone)."""
+    if not generator_conditional(mcfg):
         return None
     return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
 
@@ -110,6 +118,9 @@ class OutputHead(nn.Module):
     def __init__(self, conditioning: str, num_classes: int, feat_dim: int):
         super().__init__()
         self.conditioning = conditioning
+        if conditioning == "semi":  # K class logits; the real/fake logit is their logsumexp
+            self.classes = nn.Linear(feat_dim, num_classes)
+            return
         self.linear = nn.Linear(feat_dim, 1)
         if conditioning == "acgan":
             self.aux = nn.Linear(feat_dim, num_classes)
@@ -118,6 +129,10 @@ class OutputHead(nn.Module):
             nn.init.normal_(self.embed.weight, std=0.02)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
+        if self.conditioning == "semi":
+            cls = self.classes(h)
+            out = torch.logsumexp(cls.float(), dim=1)
+            return (out, cls) if return_classes else out
         out = self.linear(h).squeeze(1)
         if self.conditioning == "projection":
             if y is None:

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer, output_layer
+from .layers import activation, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -52,8 +52,7 @@ class DCGANGenerator(nn.Module):
                                    activation(net.activation, net.negative_slope)))
             c = c_out
         self.blocks = nn.Sequential(*blocks)
-        if net.spectral_norm:
-            apply_spectral_norm(self)
+        normalize_weights(self, net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z (and labels, or class weights for label morphing) -> images; ``y`` also reaches the
@@ -91,8 +90,7 @@ class DCGANDiscriminator(nn.Module):
         self.mbstd = minibatch_std(net, c_in)  # None when model.d.mbstd_group = 0
         c_head = c_in + (net.mbstd_channels if self.mbstd is not None else 0)
         self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base)
-        if net.spectral_norm:
-            apply_spectral_norm(self)
+        normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if x.shape[1:] != self.shape:

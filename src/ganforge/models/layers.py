@@ -15,6 +15,7 @@ ACTIVATIONS.register("relu")(lambda negative_slope: nn.ReLU())
 ACTIVATIONS.register("leaky_relu")(lambda negative_slope: nn.LeakyReLU(negative_slope))
 ACTIVATIONS.register("tanh")(lambda negative_slope: nn.Tanh())
 ACTIVATIONS.register("elu")(lambda negative_slope: nn.ELU())
+ACTIVATIONS.register("softplus")(lambda negative_slope: nn.Softplus())  # the semi-supervised GAN's G
 
 NORMS = ("none", "batch", "layer")  # see norm_layer
 OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
@@ -48,6 +49,69 @@ def norm_layer(norm: str, channels: int, spatial: bool) -> nn.Module | None:
     if norm == "layer":
         return nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels)
     raise GanforgeError(f"unknown norm '{norm}'; use none, batch or layer")
+
+
+class GaussianNoise(nn.Module):
+    """x + N(0, std^2) while training, the identity in eval mode (the semi-supervised GAN's D)."""
+
+    def __init__(self, std: float):
+        super().__init__()
+        self.std = std
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.std * torch.randn_like(x) if self.training and self.std > 0 else x
+
+    def extra_repr(self) -> str:
+        return f"std={self.std}"
+
+
+def apply_weight_norm(module: nn.Module) -> nn.Module:
+    """Weight normalization (Salimans & Kingma 2016) on every Linear/Conv weight of ``module``."""
+    for name, child in module.named_children():
+        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            setattr(module, name, nn.utils.parametrizations.weight_norm(child))
+        else:
+            apply_weight_norm(child)
+    return module
+
+
+@torch.no_grad()
+def data_dependent_init(model: nn.Module, x: torch.Tensor, forward=None) -> int:
+    """Salimans & Kingma (2016)'s initialisation of weight-normalised layers: layer by layer, in
+    order, scale each output unit's gain and shift its bias so that its pre-activation on the
+    batch ``x`` has mean 0 and variance 1 (without it, a deep stack of default-initialised layers
+    shrinks its activations far below e.g. the semi-supervised GAN's noise layers). ``forward``
+    runs the model (default ``model(x)``); returns the number of layers initialised."""
+    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and
+              nn.utils.parametrize.is_parametrized(m, "weight") and
+              hasattr(m.parametrizations.weight, "original0") and len(m.parametrizations.weight) == 1 and
+              type(m.parametrizations.weight[0]).__name__ == "_WeightNorm"]
+    was = model.training
+    model.eval()
+    for layer in layers:
+        seen = []
+        handle = layer.register_forward_hook(lambda mod, args, out: seen.append(out))
+        try:
+            (forward or model)(x)
+        finally:
+            handle.remove()
+        out = seen[0].float().transpose(0, 1).flatten(1)  # units x (batch [x positions])
+        mean, std = out.mean(1), out.std(1).clamp_min(1e-6)
+        g = layer.parametrizations.weight.original0
+        g.div_(std.view(g.shape).to(g.dtype))
+        if layer.bias is not None:
+            layer.bias.sub_(mean.to(layer.bias.dtype)).div_(std.to(layer.bias.dtype))
+    model.train(was)
+    return len(layers)
+
+
+def normalize_weights(module: nn.Module, net) -> nn.Module:
+    """Spectral or weight normalization of every weight layer, as ``net`` (a NetConfig) asks."""
+    if net.spectral_norm:
+        return apply_spectral_norm(module)
+    if net.weight_norm:
+        return apply_weight_norm(module)
+    return module
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

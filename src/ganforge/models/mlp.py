@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, apply_spectral_norm, norm_layer, output_layer
+from .layers import GaussianNoise, activation, norm_layer, output_layer, normalize_weights
 
 
 def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
@@ -48,8 +48,7 @@ class MLPGenerator(nn.Module):
         if out is not None:
             layers.append(out)
         self.net = nn.Sequential(*layers)
-        if net.spectral_norm:
-            apply_spectral_norm(self.net)
+        normalize_weights(self.net, net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z (and labels, or class weights for label morphing) -> samples; ``y`` also reaches the
@@ -71,10 +70,16 @@ class MLPDiscriminator(nn.Module):
         self.pack = net.pack
         layers, out_dim = _hidden_layers(math.prod(self.shape) * self.pack, net,
                                          lambda n: norm_layer(net.norm, n, spatial=False))
+        if net.noise > 0 or net.input_noise > 0:  # Gaussian noise on the input and after each hidden layer
+            noisy: list[nn.Module] = [GaussianNoise(net.input_noise)]
+            for layer in layers:
+                noisy.append(layer)
+                if isinstance(layer, type(activation(net.activation, net.negative_slope))):
+                    noisy.append(GaussianNoise(net.noise))
+            layers = noisy
         self.net = nn.Sequential(*layers)
         self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim)
-        if net.spectral_norm:
-            apply_spectral_norm(self)
+        normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if x.shape[1:] != self.shape:

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, apply_layer, conditional_norm, label_input
-from .layers import activation, apply_spectral_norm, image_geometry, minibatch_std, norm_layer, output_layer
+from .layers import activation, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
 
 
 def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
@@ -110,8 +110,7 @@ class ResNetGenerator(nn.Module):
         self.out_norm, self.act = make_norm(net.width), act
         self.out_conv = _conv(net.width, img_channels, 3, 1.0)
         self.out = output_layer(net.output)
-        if net.spectral_norm:
-            apply_spectral_norm(self)
+        normalize_weights(self, net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """z (and labels, or class weights for label morphing) -> images; ``y`` also reaches the
@@ -145,8 +144,7 @@ class ResNetDiscriminator(nn.Module):
         self.mbstd = minibatch_std(net, width)  # None when model.d.mbstd_group = 0
         self.feat_dim = width + (net.mbstd_channels if self.mbstd is not None else 0)
         self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim)
-        if net.spectral_norm:
-            apply_spectral_norm(self)
+        normalize_weights(self, net)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Packed, channels-last-converted images -> the head's input (N x feat_dim)."""

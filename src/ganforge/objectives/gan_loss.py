@@ -1,7 +1,9 @@
 """The whole arithmetic of a D step and a G step in one object (as StyleGAN2-ADA's loss class).
 
 :class:`GANLoss` combines the adversarial objective (``loss.name``), the discriminator penalties
-(gradient penalty, lazy R1) and AC-GAN's class loss (cross-entropy on raw class logits). The
+(gradient penalty, lazy R1), AC-GAN's class loss (cross-entropy on raw class logits), the
+semi-supervised GAN's class loss (cross-entropy on the labelled rows of the real batch, label -1 =
+unlabelled) and feature matching for G (``loss.feature_matching``, Salimans et al. 2016). The
 trainer only fetches data, calls :meth:`GANLoss.discriminator` / :meth:`GANLoss.generator`, steps
 the optimizers and logs the returned statistics, so autocast, DDP, new penalties and new
 conditionings touch this module alone.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import contextlib
 
 import torch
+from torch import nn
 import torch.nn.functional as F
 
 from .augment import Augment
@@ -20,6 +23,24 @@ from .penalties import Penalties
 
 # statistics of a D step, in this order (the trainer averages them between log lines)
 D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
+UNLABELLED = -1  # the label of a real image whose label is hidden (semi-supervised training)
+
+
+@contextlib.contextmanager
+def head_input(D: nn.Module):
+    """Collects what D's last layer (``D.head``, every architecture has one) receives: D's features
+    h (N x feat_dim), one tensor per forward pass inside the ``with`` block."""
+    seen: list[torch.Tensor] = []
+    handle = D.head.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    try:
+        yield seen
+    finally:
+        handle.remove()
+
+
+def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor) -> torch.Tensor:
+    """Salimans et al. (2016): mean over features of (E h(x) - E h(G(z)))^2, for G."""
+    return (fake_features.float().mean(0) - real_mean).square().mean()
 
 
 class GANLoss:
@@ -29,6 +50,8 @@ class GANLoss:
         self.aux_weight = lcfg.aux_weight
         self.aux_fake_d = lcfg.aux_fake_d
         self.conditioning = conditioning
+        self.feature_matching = lcfg.feature_matching
+        self.real_features: torch.Tensor | None = None  # feature matching: E h(x) of the last D step
         self.precision = precision  # training.precision.Precision; None = fp32 without autocast
         self.augment = (Augment(lcfg.augment, lcfg.augment_p, lcfg.augment_target, lcfg.augment_kimg)
                         if lcfg.augment else None)  # DiffAugment of everything D sees
@@ -57,22 +80,30 @@ class GANLoss:
         obj = self.objective
         if self.augment is not None:  # differentiable: R1's gradient still reaches the real batch
             real, fake = self.augment(real), self.augment(fake)
-        if self.penalties.r1_due():
-            with self._full():
-                real_logits, real_cls = D(real, y_real, return_classes=True)
-            with self._autocast():
-                fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
-        else:  # one autocast region: D's weights are cast to the low precision once, not twice
-            with self._autocast():
-                real_logits, real_cls = D(real, y_real, return_classes=True)
-                fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        with head_input(D) if self.feature_matching else contextlib.nullcontext() as seen:
+            if self.penalties.r1_due():
+                with self._full():
+                    real_logits, real_cls = D(real, y_real, return_classes=True)
+                with self._autocast():
+                    fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+            else:  # one autocast region: D's weights are cast to the low precision once, not twice
+                with self._autocast():
+                    real_logits, real_cls = D(real, y_real, return_classes=True)
+                    fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        if self.feature_matching:  # the G step matches these (the real batch's features under this D)
+            self.real_features = seen[0].detach().float().mean(0)
         real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the objective sees fp32
         if self.augment is not None:
             self.augment.observe(real_logits, self.penalties.part[1])
         d_loss = total = obj.d_loss(real_logits, fake_logits)
         zero = torch.zeros((), device=real_logits.device)
         class_loss = zero
-        if real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
+        if self.conditioning == "semi":  # cross-entropy on the labelled real rows (K+1 classes, fake implicit)
+            labelled = y_real != UNLABELLED
+            if bool(labelled.any()):
+                class_loss = F.cross_entropy(real_cls.float()[labelled], y_real[labelled])
+                total = total + self.aux_weight * class_loss
+        elif real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
             class_loss = F.cross_entropy(real_cls.float(), y_real)
             if self.aux_fake_d:
                 class_loss = class_loss + F.cross_entropy(fake_cls.float(), y_fake)
@@ -96,10 +127,16 @@ class GANLoss:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
         if self.augment is not None:
             fake = self.augment(fake)  # G learns through the same augmentations D sees
-        with self._autocast():
+        with head_input(D) if self.feature_matching else contextlib.nullcontext() as seen, self._autocast():
             g_logits, g_cls = D(fake, y_fake, return_classes=True)
-        g_loss = self.objective.g_loss(g_logits.float())
-        total = g_loss if g_cls is None else g_loss + self.aux_weight * F.cross_entropy(g_cls.float(), y_fake)
+        if self.feature_matching:
+            g_loss = feature_matching(seen[0], self.real_features)
+        else:
+            g_loss = self.objective.g_loss(g_logits.float())
+        if g_cls is None or self.conditioning == "semi":
+            total = g_loss
+        else:
+            total = g_loss + self.aux_weight * F.cross_entropy(g_cls.float(), y_fake)
         return total, g_loss.detach()
 
     def logged(self) -> tuple[str, ...]:
@@ -107,7 +144,7 @@ class GANLoss:
         names = ["d_loss", "d_real", "d_fake"]
         if self.penalties.active:
             names.append("d_penalty")
-        if self.conditioning == "acgan":
+        if self.conditioning in ("acgan", "semi"):
             names.append("d_class_loss")
         return tuple(names)
 

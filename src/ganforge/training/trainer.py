@@ -22,6 +22,7 @@ from torch import nn
 
 from ..config import Config, to_dict
 from ..errors import GanforgeError
+from ..models.conditioning import generator_conditional
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
 from .latent import sample_latent
@@ -72,7 +73,8 @@ class Trainer:
             self.total_steps = max(1, math.ceil(tc.kimg * 1000 / images_per_step))
         else:
             self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
-        self.conditional = self.cfg.model.conditioning != "none"
+        self.conditional = generator_conditional(self.cfg.model)  # G takes labels
+        self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
         self.schedulers = make_schedulers(self.cfg.optim, self.total_steps, [self.opt_g, self.opt_d])
@@ -126,7 +128,7 @@ class Trainer:
         """The next real batch (labels only for conditional models), prepared for the D step."""
         real, y_real = self.data.next()
         self._images += len(real) * self.dist.world
-        return self.loss.prepare_real(real), (y_real if self.conditional else None)
+        return self.loss.prepare_real(real), (y_real if self.labelled else None)
 
     def d_step(self, real, y_real, fake, y_fake) -> None:
         total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
