@@ -26,7 +26,7 @@ CONFIG = ROOT / "configs" / "semi_mnist.toml"
 
 def baseline(seed: int, overrides: list[str]) -> None:
     """In a child process: train and measure the supervised baseline, print one JSON line."""
-    from ganforge.applications.semi import test_accuracy, train_supervised
+    from ganforge.applications.semi import classifier_test_accuracy, train_supervised
     from ganforge.build import resolve_device
     from ganforge.config import load_config
 
@@ -34,7 +34,7 @@ def baseline(seed: int, overrides: list[str]) -> None:
     device = resolve_device(cfg.train.device)
     t = time.time()
     D = train_supervised(cfg, device=device)
-    print(json.dumps({**test_accuracy(D, cfg, device=device), "seconds": round(time.time() - t, 1)}))
+    print(json.dumps({**classifier_test_accuracy(D, cfg, device=device), "seconds": round(time.time() - t, 1)}))
 
 
 def run_seed(seed: int, out_dir: Path, overrides: list[str], no_baseline: bool = False) -> dict:

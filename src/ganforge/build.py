@@ -52,13 +52,6 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
     G = build_generator(cfg.model, data.info).to(device)
     D = build_discriminator(cfg.model, data.info).to(device)
-    if cfg.model.d.weight_norm:  # data-dependent initialisation on one real batch (the stream is rewound)
-        from .models.layers import data_dependent_init
-
-        position = data.state_dict()
-        real, _ = data.next()
-        data.load_state_dict(position)
-        data_dependent_init(D, real)
     if dist.active:
         if cfg.model.sync_bn:
             convert_sync_batchnorm(G)

@@ -90,6 +90,7 @@ class LossConfig:
     augment_target: float = 0.0  # > 0: adaptive p (StyleGAN2-ADA's r_t = E[sign(D(x))] heuristic, target 0.6)
     augment_kimg: float = 100.0  # adaptive: thousands of images for p to move from 0 to 1
     feature_matching: bool = False  # G matches the mean of D's last features on real data (Salimans et al. 2016)
+    feature_distance: str = "squared"  # feature matching's mean over features of: squared | abs (their MNIST code) differences
 
 
 @dataclass
@@ -305,6 +306,8 @@ def _get(cfg: Config, dotted: str) -> Any:
     return obj
 
 
+FEATURE_DISTANCES = ("squared", "abs")  # loss.feature_distance
+
 # ranges of numeric keys: (keys, test, what the error says the value must be)
 _RANGES = [
     (("data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack",
@@ -374,6 +377,8 @@ def validate(cfg: Config) -> None:
     if cfg.loss.augment and points:
         raise GanforgeError("loss.augment (DiffAugment) is for images; the toy mixtures are 2-D points")
     _validate_labels(cfg, data_info(cfg.data).num_classes)
+    if cfg.loss.feature_distance not in FEATURE_DISTANCES:
+        _fail("loss.feature_distance", cfg.loss.feature_distance, f"one of {', '.join(FEATURE_DISTANCES)}")
     if cfg.model.d.mbstd_group and cfg.model.d.arch == "mlp":
         raise GanforgeError("model.d.mbstd_group (minibatch std) is for the conv discriminators (dcgan, resnet)")
     if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:

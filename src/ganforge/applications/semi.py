@@ -57,7 +57,7 @@ def test_set(cfg, n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, np
     return images.float().div(127.5).sub(1.0), labels.numpy()
 
 
-def test_accuracy(D, cfg, n: int | None = None, seed: int = 0, device="cpu") -> dict:
+def classifier_test_accuracy(D, cfg, n: int | None = None, seed: int = 0, device="cpu") -> dict:
     """{'d_test_accuracy', 'd_test_error', 'd_test_n'}: D as a classifier on the test set."""
     x, y = test_set(cfg, n, seed)
     acc = float((predict(D, x, device=device) == y).mean())
@@ -108,4 +108,4 @@ def check_semi(cfg, what: str) -> None:
                             f"model.conditioning={cfg.model.conditioning}")
 
 
-__all__ = ["predict", "test_accuracy", "test_set", "train_supervised", "check_semi"]
+__all__ = ["predict", "classifier_test_accuracy", "test_set", "train_supervised", "check_semi"]

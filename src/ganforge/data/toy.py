@@ -5,7 +5,7 @@ and a 1-D one for the theory figure of Goodfellow et al. 2014.
 - ``grid25``: 25 Gaussians at {-4, -2, 0, 2, 4}^2, std 0.05.
 - ``moons``: two interleaving half circles (the shape of scikit-learn's ``make_moons``), each 12
   Gaussians of std 0.08 along the arc; the class of a point is its moon (2 classes), which makes
-  it the small semi-supervised task of the tests (one label per moon).
+  it a small labelled toy for semi-supervised training (``model.conditioning=semi``).
 - ``gauss1d``: one 1-D Gaussian, mean 2, std 0.5 (the data density of the paper's figure 1; the
   generator starts near 0, so the pictures show p_g travelling to p_data).
 """
@@ -21,10 +21,8 @@ TOY_MIXTURES = {
     "grid25": 0.05,
     "gauss1d": 0.5,
     "moons": 0.08,
-    "bars": 0.1,
 }
 MOON_MODES = 12  # Gaussians per moon
-BAR_MODES = 16  # Gaussians per bar
 
 
 def mixture_centers(name: str) -> torch.Tensor:
@@ -42,9 +40,6 @@ def mixture_centers(name: str) -> torch.Tensor:
         upper = torch.stack([torch.cos(t), torch.sin(t)], dim=1)
         lower = torch.stack([1 - torch.cos(t), 0.5 - torch.sin(t)], dim=1)
         return (torch.cat([upper, lower]) - torch.tensor([0.5, 0.25], dtype=torch.float64)).float()
-    if name == "bars":
-        x = torch.linspace(-2, 2, BAR_MODES)
-        return torch.cat([torch.stack([x, torch.full_like(x, 0.5)], 1), torch.stack([x, torch.full_like(x, -0.5)], 1)])
     raise KeyError(name)
 
 
@@ -52,8 +47,6 @@ def mixture_classes(name: str) -> torch.Tensor | None:
     """The class of each mode of a labelled mixture (``moons``: its moon), None for the others."""
     if name == "moons":
         return torch.arange(2 * MOON_MODES) // MOON_MODES
-    if name == "bars":
-        return torch.arange(2 * BAR_MODES) // BAR_MODES
     return None
 
 

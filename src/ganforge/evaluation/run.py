@@ -161,9 +161,9 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
               **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg,
                                  inception_weights=inception_weights, discriminator=disc)}
     if run is not None and cfg.model.conditioning == "semi":  # the trained D is a classifier: its test accuracy
-        from ..applications.semi import test_accuracy
+        from ..applications.semi import classifier_test_accuracy
 
-        result.update(test_accuracy(load_discriminator(cfg, state), cfg, seed=seed))
+        result.update(classifier_test_accuracy(load_discriminator(cfg, state), cfg, seed=seed))
     if run is not None:
         run.eval_json.write_text(json.dumps(result, indent=2) + "\n")
         with open(run.metrics, "a") as f:

@@ -75,36 +75,6 @@ def apply_weight_norm(module: nn.Module) -> nn.Module:
     return module
 
 
-@torch.no_grad()
-def data_dependent_init(model: nn.Module, x: torch.Tensor, forward=None) -> int:
-    """Salimans & Kingma (2016)'s initialisation of weight-normalised layers: layer by layer, in
-    order, scale each output unit's gain and shift its bias so that its pre-activation on the
-    batch ``x`` has mean 0 and variance 1 (without it, a deep stack of default-initialised layers
-    shrinks its activations far below e.g. the semi-supervised GAN's noise layers). ``forward``
-    runs the model (default ``model(x)``); returns the number of layers initialised."""
-    layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and
-              nn.utils.parametrize.is_parametrized(m, "weight") and
-              hasattr(m.parametrizations.weight, "original0") and len(m.parametrizations.weight) == 1 and
-              type(m.parametrizations.weight[0]).__name__ == "_WeightNorm"]
-    was = model.training
-    model.eval()
-    for layer in layers:
-        seen = []
-        handle = layer.register_forward_hook(lambda mod, args, out: seen.append(out))
-        try:
-            (forward or model)(x)
-        finally:
-            handle.remove()
-        out = seen[0].float().transpose(0, 1).flatten(1)  # units x (batch [x positions])
-        mean, std = out.mean(1), out.std(1).clamp_min(1e-6)
-        g = layer.parametrizations.weight.original0
-        g.div_(std.view(g.shape).to(g.dtype))
-        if layer.bias is not None:
-            layer.bias.sub_(mean.to(layer.bias.dtype)).div_(std.to(layer.bias.dtype))
-    model.train(was)
-    return len(layers)
-
-
 def normalize_weights(module: nn.Module, net) -> nn.Module:
     """Spectral or weight normalization of every weight layer, as ``net`` (a NetConfig) asks."""
     if net.spectral_norm:

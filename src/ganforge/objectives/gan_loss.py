@@ -38,9 +38,11 @@ def head_input(D: nn.Module):
         handle.remove()
 
 
-def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor) -> torch.Tensor:
-    """Salimans et al. (2016): mean over features of (E h(x) - E h(G(z)))^2, for G."""
-    return (fake_features.float().mean(0) - real_mean).square().mean()
+def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor, distance: str = "squared") -> torch.Tensor:
+    """Salimans et al. (2016): mean over features of (E h(x) - E h(G(z)))^2 (``squared``), or of
+    |E h(x) - E h(G(z))| (``abs``, their MNIST code), for G."""
+    diff = fake_features.float().mean(0) - real_mean
+    return diff.abs().mean() if distance == "abs" else diff.square().mean()
 
 
 class GANLoss:
@@ -51,6 +53,7 @@ class GANLoss:
         self.aux_fake_d = lcfg.aux_fake_d
         self.conditioning = conditioning
         self.feature_matching = lcfg.feature_matching
+        self.feature_distance = lcfg.feature_distance
         self.real_features: torch.Tensor | None = None  # feature matching: E h(x) of the last D step
         self.precision = precision  # training.precision.Precision; None = fp32 without autocast
         self.augment = (Augment(lcfg.augment, lcfg.augment_p, lcfg.augment_target, lcfg.augment_kimg)
@@ -130,7 +133,7 @@ class GANLoss:
         with head_input(D) if self.feature_matching else contextlib.nullcontext() as seen, self._autocast():
             g_logits, g_cls = D(fake, y_fake, return_classes=True)
         if self.feature_matching:
-            g_loss = feature_matching(seen[0], self.real_features)
+            g_loss = feature_matching(seen[0], self.real_features, self.feature_distance)
         else:
             g_loss = self.objective.g_loss(g_logits.float())
         if g_cls is None or self.conditioning == "semi":

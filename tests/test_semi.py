@@ -1,0 +1,141 @@
+"""The semi-supervised GAN (model.conditioning=semi): the labelled subset, D's K-class head, the
+losses against hand computations, feature matching, the evaluation of D as a classifier, and D
+beating the same network trained on the labelled images alone."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ganforge.applications.semi import classifier_test_accuracy, train_supervised
+from ganforge.build import build_experiment
+from ganforge.cli import main
+from ganforge.config import load_config
+from ganforge.errors import GanforgeError
+from ganforge.objectives.gan_loss import feature_matching, head_input
+from ganforge.training.trainer import Trainer
+
+SEMI = ["model.conditioning=semi", "data.labels_per_class=2", "loss.feature_matching=true", "data.batch_size=16",
+        "model.latent_dim=8", "model.d.hidden=[32]", "model.g.hidden=[32]", "log.progress=false",
+        "log.tensorboard=false", "log.sample_every=0"]
+
+
+def test_labelled_subset_is_seeded_and_the_rest_unlabelled(fake_mnist):
+    cfg = load_config(None, SEMI)
+    exp = build_experiment(cfg, progress=False)
+    x, y = exp.data.next()
+    assert x.shape == (32, 1, 28, 28)  # 16 unlabelled + 16 from the labelled pool
+    assert (y[:16] == -1).all() and (y[16:] >= 0).all()
+    pool = exp.data.pool_y[:exp.data.pool_size]
+    assert sorted(pool.tolist()) == sorted(list(range(10)) * 2)  # 2 per class
+    again = build_experiment(load_config(None, SEMI), progress=False)
+    assert torch.equal(again.data.pool_x, exp.data.pool_x)  # a fixed choice for a seed
+    other = build_experiment(load_config(None, SEMI + ["seed=1"]), progress=False)
+    assert not torch.equal(other.data.pool_x, exp.data.pool_x)
+    # the position in both streams is part of the state (exact resume)
+    state = exp.data.state_dict()
+    a = [exp.data.next() for _ in range(3)]
+    exp.data.load_state_dict(state)
+    b = [exp.data.next() for _ in range(3)]
+    assert all(torch.equal(p[0], q[0]) and torch.equal(p[1], q[1]) for p, q in zip(a, b))
+
+
+def test_semi_config_errors():
+    for bad, words in ((["data.labels_per_class=5"], "model.conditioning=semi"),
+                       (["model.conditioning=semi", "model.g_cbn=true", "model.g.norm=batch"], "takes none"),
+                       (["model.d.spectral_norm=true", "model.d.weight_norm=true"], "exclude each other"),
+                       (["model.d.arch=dcgan", "model.d.noise=0.5"], "mlp discriminator"),
+                       (["loss.feature_distance=cosine"], "squared, abs")):
+        with pytest.raises(GanforgeError, match=words):
+            load_config(None, bad)
+    with pytest.raises(GanforgeError, match="labelled data set"):
+        build_experiment(load_config(None, ["data.name=ring8", "model.conditioning=semi"]), progress=False)
+
+
+def test_semi_head_and_losses_by_hand(fake_mnist):
+    cfg = load_config(None, SEMI + ["model.d.noise=0.0"])
+    exp = build_experiment(cfg, progress=False)
+    D, loss = exp.D, exp.loss
+    real, y = exp.data.next()
+    fake = exp.G(torch.randn(16, 8)).detach()
+    logit, cls = D(real, None, return_classes=True)
+    assert cls.shape == (32, 10)
+    assert torch.allclose(logit, torch.logsumexp(cls, 1), atol=1e-6)  # D(x) = Z / (Z + 1)
+    total, stats = loss.discriminator(D, real, y, fake, None)
+    _, fake_cls = D(fake, None, return_classes=True)
+    d_loss = F.softplus(-torch.logsumexp(cls, 1)).mean() + F.softplus(torch.logsumexp(fake_cls, 1)).mean()
+    labelled = y >= 0
+    ce = F.cross_entropy(cls[labelled], y[labelled])
+    assert stats[0].item() == pytest.approx(d_loss.item(), rel=1e-5)
+    assert stats[4].item() == pytest.approx(ce.item(), rel=1e-5)
+    assert total.item() == pytest.approx(d_loss.item() + cfg.loss.aux_weight * ce.item(), rel=1e-5)
+    # feature matching: G's loss compares the mean features of this real batch and of the fakes
+    with head_input(D) as seen:
+        D(real)
+        D(fake)
+    g_total, g_loss = loss.generator(D, fake, None)
+    expected = (seen[1].mean(0) - seen[0].mean(0)).square().mean()
+    assert g_loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert feature_matching(seen[1], seen[0].mean(0), "abs").item() == pytest.approx(
+        (seen[1].mean(0) - seen[0].mean(0)).abs().mean().item(), rel=1e-6)
+
+
+def test_weight_norm_and_noise_layers_of_the_semi_discriminator(fake_mnist):
+    cfg = load_config(None, SEMI + ["model.d.weight_norm=true", "model.d.noise=0.5", "model.d.input_noise=0.3"])
+    D = build_experiment(cfg, progress=False).D
+    names = [type(m).__name__ for m in D.net]
+    assert names == ["GaussianNoise", "ParametrizedLinear", "ReLU", "GaussianNoise"]
+    assert [m.std for m in D.net if type(m).__name__ == "GaussianNoise"] == [0.3, 0.5]
+    assert D.head.classes.parametrizations.weight[0].__class__.__name__ == "_WeightNorm"
+    x = torch.rand(4, 1, 28, 28)
+    D.eval()
+    assert torch.equal(D(x), D(x))  # the noise is off in eval mode
+    D.train()
+    assert not torch.equal(D(x), D(x))
+
+
+def test_semi_run_trains_resumes_and_eval_reports_d_accuracy(fake_mnist, tmp_path, capsys):
+    run = tmp_path / "semi"
+    assert main(["train", *SEMI, "train.steps=30", "log.every=10", "log.checkpoint_every=20", "--run-dir", str(run)]) == 0
+    lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert "d_class_loss" in lines[-1]
+    assert main(["eval", str(run), "--metrics", "fid", "--n", "64"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads((run / "eval.json").read_text())
+    assert result["d_test_n"] == 64 and 0 <= result["d_test_accuracy"] <= 1 and "d_test_accuracy" in out
+    assert result["d_test_error"] == pytest.approx(1 - result["d_test_accuracy"])
+    # the generator is unconditional: sampling takes no --label
+    assert main(["sample", str(run), "--n", "4", "--out", "s.png"]) == 0
+    assert main(["sample", str(run), "--label", "1"]) == 2
+
+
+def test_moons_is_a_labelled_toy(tmp_path):
+    cfg = load_config(None, SEMI + ["data.name=moons", "model.d.hidden=[16]", "data.labels_per_class=3", "train.steps=50"])
+    exp = build_experiment(cfg, progress=False)
+    assert exp.data.info.num_classes == 2
+    x, y = exp.data.next()
+    assert x.shape == (32, 2) and set(y[16:].tolist()) == {0, 1}
+    Trainer(exp).run()
+    r = classifier_test_accuracy(exp.D, cfg, n=500)
+    assert r["d_test_n"] == 500 and 0 <= r["d_test_accuracy"] <= 1
+
+
+def test_semi_supervised_d_beats_the_same_network_on_the_labels_alone(real_data_root, monkeypatch):
+    """MNIST with 10 labels per class, 3,000 steps of smaller networks than the preset's: the GAN's
+    D classifies the test images far better than the network trained on the 100 labelled images
+    alone (measured with class-loss weight 1: 84% against 70%). On the synthetic tasks tried (two moons, bars, the fixtures'
+    squares, two MNIST digits with one label each) the GAN did not win reliably, see the issue note."""
+    monkeypatch.setenv("GANFORGE_DATA", str(real_data_root))
+    from pathlib import Path
+
+    preset = Path(__file__).resolve().parents[1] / "configs" / "semi_mnist.toml"
+    cfg = load_config(preset, ["train.steps=3000", "loss.aux_weight=1.0", "model.d.hidden=[500, 250, 250]", "model.g.hidden=[250]",
+                               "log.progress=false", "log.tensorboard=false"])
+    exp = build_experiment(cfg, progress=False)
+    Trainer(exp).run()
+    semi = classifier_test_accuracy(exp.D, cfg, n=2000)["d_test_accuracy"]
+    supervised = classifier_test_accuracy(train_supervised(cfg), cfg, n=2000)["d_test_accuracy"]
+    assert semi > supervised + 0.08, (semi, supervised)
