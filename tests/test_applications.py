@@ -183,3 +183,29 @@ def test_inpaint_cli_writes_the_side_by_side_picture(tiny_run, capsys, tmp_path)
     assert [r["image"] for r in json.loads(open("in.json").read())["images"]] == ["test:0", "test:1", "digit.png"]
     assert main(["inpaint", str(tiny_run), "--image", "test:999", "--mask", "half:top"]) == 2
     assert "outside 0..63" in capsys.readouterr().err
+
+
+def test_anomaly_on_an_image_folder_run(tmp_path, capsys):
+    """Image folders work end to end: train on a folder, fit, score another folder of files."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 48), ("new", 6)):
+        d = tmp_path / split
+        d.mkdir()
+        for i in range(n):
+            arr = np.zeros((40, 40, 3), np.uint8)
+            arr[:, :, i % 3] = 60 + int(rng.integers(0, 150))
+            Image.fromarray(arr).save(d / f"{i:02d}.png")
+    run = tmp_path / "folder_run"
+    assert main(["train", "data.name=folder", f"data.path={tmp_path / 'train'}", "data.size=32", "data.batch_size=16",
+                 "model.latent_dim=8", "model.g.arch=dcgan", "model.d.arch=dcgan", "model.g.width=8", "model.d.width=8",
+                 "model.g.norm=batch", "train.steps=6", "log.progress=false", "log.tensorboard=false",
+                 "log.sample_every=0", "--run-dir", str(run)]) == 0
+    assert main(["anomaly", "fit", str(run), "--steps", "4", "--no-progress"]) == 0
+    assert main(["anomaly", "score", str(run), "--images", str(tmp_path / "new"), "--top", "3"]) == 0
+    rows = list(csv.DictReader(open(run / "anomaly" / "scores.csv")))
+    assert [r["name"] for r in rows] == [f"{i:02d}.png" for i in range(6)] and "label" not in rows[0]
+    assert (run / "anomaly" / "most_anomalous.png").is_file()
+    assert main(["anomaly", "score", str(run), "--images", "test"]) == 2
+    assert "no held-out split" in capsys.readouterr().err
