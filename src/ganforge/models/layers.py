@@ -65,14 +65,19 @@ class GaussianNoise(nn.Module):
         return f"std={self.std}"
 
 
-def apply_weight_norm(module: nn.Module) -> nn.Module:
-    """Weight normalization (Salimans & Kingma 2016) on every Linear/Conv weight of ``module``."""
+def _parametrize_weights(module: nn.Module, parametrization) -> nn.Module:
+    """``parametrization`` (e.g. torch's spectral_norm) on every Linear/Conv weight of ``module``."""
     for name, child in module.named_children():
         if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            setattr(module, name, nn.utils.parametrizations.weight_norm(child))
+            setattr(module, name, parametrization(child))
         else:
-            apply_weight_norm(child)
+            _parametrize_weights(child, parametrization)
     return module
+
+
+def apply_weight_norm(module: nn.Module) -> nn.Module:
+    """Weight normalization (Salimans & Kingma 2016) on every Linear/Conv weight of ``module``."""
+    return _parametrize_weights(module, nn.utils.parametrizations.weight_norm)
 
 
 def normalize_weights(module: nn.Module, net) -> nn.Module:
@@ -86,12 +91,7 @@ def normalize_weights(module: nn.Module, net) -> nn.Module:
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:
     """Spectral normalization (Miyato et al. 2018) on every Linear/Conv weight of ``module``."""
-    for name, child in module.named_children():
-        if isinstance(child, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
-            setattr(module, name, nn.utils.parametrizations.spectral_norm(child))
-        else:
-            apply_spectral_norm(child)
-    return module
+    return _parametrize_weights(module, nn.utils.parametrizations.spectral_norm)
 
 
 def image_geometry(shape: tuple[int, ...], arch: str) -> tuple[int, int]:
