@@ -209,3 +209,32 @@ def test_anomaly_on_an_image_folder_run(tmp_path, capsys):
     assert (run / "anomaly" / "most_anomalous.png").is_file()
     assert main(["anomaly", "score", str(run), "--images", "test"]) == 2
     assert "no held-out split" in capsys.readouterr().err
+
+
+def test_ctrl_c_during_anomaly_fit_saves_and_fit_resumes(tiny_run, fake_mnist):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log = tiny_run / "anomaly" / "metrics.jsonl"
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    child = ("import hashlib, sys; from pathlib import Path; from ganforge.data import mnist; from ganforge.cli import main\n"
+             f"for f in Path({str(fake_mnist / 'mnist')!r}).iterdir():\n"
+             "    mnist.MNIST.md5[f.name] = hashlib.md5(f.read_bytes()).hexdigest()  # the fixture's files\n"
+             f"sys.exit(main(['anomaly', 'fit', {str(tiny_run)!r}, '--steps', '100000', '--no-progress']))\n")
+    proc = subprocess.Popen([sys.executable, "-c", child], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not (log.exists() and log.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "continue with: ganforge anomaly fit" in err
+    from ganforge.training.checkpoint import load_checkpoint
+
+    saved = load_checkpoint(tiny_run / "anomaly" / "encoder.pt")
+    assert 50 <= saved["step"] < 100000
+    assert main(["anomaly", "fit", str(tiny_run), "--steps", str(saved["step"] + 10), "--no-progress"]) == 0
+    assert load_checkpoint(tiny_run / "anomaly" / "encoder.pt")["step"] == saved["step"] + 10
