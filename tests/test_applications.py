@@ -238,3 +238,17 @@ def test_ctrl_c_during_anomaly_fit_saves_and_fit_resumes(tiny_run, fake_mnist):
     assert 50 <= saved["step"] < 100000
     assert main(["anomaly", "fit", str(tiny_run), "--steps", str(saved["step"] + 10), "--no-progress"]) == 0
     assert load_checkpoint(tiny_run / "anomaly" / "encoder.pt")["step"] == saved["step"] + 10
+
+
+def test_bad_arguments_of_the_application_commands(capsys):
+    for argv, words in ((["anomaly", "fit", "nowhere", "--lr", "0"], "--lr: must be > 0"),
+                        (["anomaly", "fit", "nowhere", "--kappa", "-1"], "--kappa: must be >= 0"),
+                        (["anomaly", "score", "nowhere"], "needs --images"),
+                        (["anomaly", "fit", "nowhere"], "checkpoint nowhere not found"),
+                        (["inpaint", "nowhere", "--image", "a.png", "--mask", "half:top", "--prior-weight", "nan"],
+                         "--prior-weight: must be >= 0"),
+                        (["inpaint", "nowhere", "--image", "a.png"], "--mask"),
+                        (["anomaly", "score", "nowhere", "--images", "test", "--out", "s.txt"], "must end in .csv")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert words in err and err.count("\n") == 1, (argv, err)

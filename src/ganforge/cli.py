@@ -34,6 +34,27 @@ positive = _int_at_least(1)
 non_negative = _int_at_least(0)
 
 
+def _float(low: float, strict: bool):
+    """A finite float > ``low`` (``strict``) or >= ``low``."""
+    import math
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        if not math.isfinite(value) or (value <= low if strict else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low:g}, got {text}")
+        return value
+
+    parse.__name__ = f"number {'>' if strict else '>='} {low:g}"
+    return parse
+
+
+positive_float = _float(0.0, strict=True)
+non_negative_float = _float(0.0, strict=False)
+
+
 def _out_file(*suffixes: str):
     """An output path whose suffix is one of ``suffixes`` (checked before any work is done)."""
     def parse(text: str) -> str:
@@ -296,10 +317,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("action", choices=["fit", "score"], help="fit: train the encoder (resumable); score: score images")
     a.add_argument("run", help="run directory of an unconditional image GAN trained on normal data")
     a.add_argument("--steps", type=positive, default=None, help="fit: total encoder steps (default 300 kimg's worth)")
-    a.add_argument("--kimg", type=float, default=None, help="fit: thousands of training images instead of --steps")
+    a.add_argument("--kimg", type=positive_float, default=None, help="fit: thousands of training images instead of --steps")
     a.add_argument("--batch-size", type=positive, default=None, help="fit: default the run's data.batch_size")
-    a.add_argument("--lr", type=float, default=2e-4, help="fit: Adam learning rate of the encoder")
-    a.add_argument("--kappa", type=float, default=1.0, help="fit: weight of D's feature residual (f-AnoGAN's kappa)")
+    a.add_argument("--lr", type=positive_float, default=2e-4, help="fit: Adam learning rate of the encoder")
+    a.add_argument("--kappa", type=non_negative_float, default=1.0, help="fit: weight of D's feature residual (f-AnoGAN's kappa)")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--images", default=None, help="score: 'test' (the run's held-out split, with labels), a folder, "
                    "an image file or an .npz with 'images' (and 'labels')")
@@ -320,8 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "(bright = missing)")
     n.add_argument("--steps", type=positive, default=1000, help="optimisation steps (default 1000)")
     n.add_argument("--restarts", type=positive, default=16, help="random starts optimised together (default 16)")
-    n.add_argument("--lr", type=float, default=0.03, help="Adam learning rate on z")
-    n.add_argument("--prior-weight", type=float, default=0.003, help="weight of D's prior loss (lambda)")
+    n.add_argument("--lr", type=positive_float, default=0.03, help="Adam learning rate on z")
+    n.add_argument("--prior-weight", type=non_negative_float, default=0.003, help="weight of D's prior loss (lambda)")
     n.add_argument("--seed", type=int, default=0)
     n.add_argument("--out", type=_out_file(".png"), default=None, help="output PNG (default RUN/inpaint.png)")
     n.add_argument("--json", type=_out_file(".json"), default=None, help="also write the errors here")
