@@ -203,7 +203,9 @@ def test_anomaly_on_an_image_folder_run(tmp_path, capsys):
                  "model.g.norm=batch", "train.steps=6", "log.progress=false", "log.tensorboard=false",
                  "log.sample_every=0", "--run-dir", str(run)]) == 0
     assert main(["anomaly", "fit", str(run), "--steps", "4", "--no-progress"]) == 0
+    (tmp_path / "new" / "02b_broken.png").write_bytes(b"not a png")  # skipped; the names stay aligned
     assert main(["anomaly", "score", str(run), "--images", str(tmp_path / "new"), "--top", "3"]) == 0
+    assert "skipped 1 unreadable image" in capsys.readouterr().err
     rows = list(csv.DictReader(open(run / "anomaly" / "scores.csv")))
     assert [r["name"] for r in rows] == [f"{i:02d}.png" for i in range(6)] and "label" not in rows[0]
     assert (run / "anomaly" / "most_anomalous.png").is_file()

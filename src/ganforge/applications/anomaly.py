@@ -32,7 +32,9 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..objectives.gan_loss import head_input
-from .common import load_models, read_images, to_uint8, to_unit
+from ..data.batches import to_unit
+from ..viz import to_uint8
+from .common import load_models, read_images
 
 ENCODER_FILE = Path("anomaly") / "encoder.pt"
 METRICS_FILE = Path("anomaly") / "metrics.jsonl"
@@ -120,6 +122,13 @@ def _paths(source):
     return run, run.path / ENCODER_FILE, run.path / METRICS_FILE
 
 
+def _has_encoder(enc_path: Path) -> bool:
+    """An encoder checkpoint, or the previous one that loading falls back to, exists."""
+    from ..training.checkpoint import previous_of
+
+    return enc_path.exists() or previous_of(enc_path).exists()
+
+
 def fit_encoder(source, steps: int | None = None, kimg: float | None = None, batch_size: int | None = None,
                 lr: float = 2e-4, kappa: float = 1.0, seed: int = 0, device: str = "auto",
                 progress: bool = True, log_every: int = 50, checkpoint_every: int = 500) -> dict:
@@ -137,7 +146,7 @@ def fit_encoder(source, steps: int | None = None, kimg: float | None = None, bat
     seed_everything(seed)
     E = build_encoder(cfg).to(dev)
     opt = torch.optim.Adam(E.parameters(), lr=lr, betas=(0.5, 0.999))
-    previous = load_checkpoint(enc_path) if enc_path.exists() or enc_path.with_name("encoder.prev.pt").exists() else None
+    previous = load_checkpoint(enc_path) if _has_encoder(enc_path) else None
     dcfg = copy.deepcopy(cfg.data)
     dcfg.labels_per_class = 0
     dcfg.batch_size = batch_size or (previous["batch_size"] if previous else cfg.data.batch_size)
@@ -214,7 +223,7 @@ def load_encoder(source, cfg, device="cpu") -> tuple[nn.Module, dict]:
     from ..training.checkpoint import load_checkpoint
 
     run, enc_path, _ = _paths(source)
-    if not enc_path.exists() and not enc_path.with_name("encoder.prev.pt").exists():
+    if not _has_encoder(enc_path):
         raise GanforgeError(f"{run} has no anomaly encoder; fit one first: ganforge anomaly fit {run}")
     state = load_checkpoint(enc_path)
     E = build_encoder(cfg).to(device)

@@ -1,12 +1,12 @@
-"""What the applications share: a run's G and D in eval mode, images from a split, a folder, a
-file or an .npz, shaped as the run's data, and the [-1, 1] scaling."""
+"""What the applications share: a run's G and D in eval mode, and images from a split, a folder, a
+file or an .npz, shaped as the run's data."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import GanforgeError
 
@@ -27,15 +27,6 @@ def load_models(source, device="cpu", what: str = "this command"):
     G.requires_grad_(False)
     D.requires_grad_(False)
     return G, D, cfg, state
-
-
-def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 images -> floats in [-1, 1] (the data range of every generator)."""
-    return images.float().div(127.5).sub(1.0)
-
-
-def to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
 
 
 def _fit_shape(images: np.ndarray, shape: tuple[int, ...], where: str) -> np.ndarray:
@@ -67,19 +58,20 @@ def read_image_file(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return _fit_shape(arr[None], shape, str(path))
 
 
-def read_images(spec: str, cfg, heldout_ok: bool = True) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+def read_images(spec: str, cfg) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
     """(uint8 images N x C x H x W, labels or None, names) from ``spec``:
 
     - ``test`` (or ``val``): the held-out split of the run's own data set (MNIST's test split with
       its labels; an image folder's val split);
-    - a folder of images (found recursively, centre-cropped and resized as for training);
+    - a folder of images (found recursively, centre-cropped and resized as for training; unreadable
+      files are skipped with one warning line, and each score keeps its file's name);
     - one image file;
     - an ``.npz`` with ``images`` (uint8, N x C x H x W or N x H x W) and optionally ``labels``.
     """
     from ..data import data_info
 
     shape = tuple(data_info(cfg.data).shape)
-    if heldout_ok and spec in ("test", "val"):
+    if spec in ("test", "val"):
         from ..evaluation.reference import load_reference_images
 
         if cfg.data.name == "folder" and cfg.data.val_fraction <= 0:
@@ -90,11 +82,18 @@ def read_images(spec: str, cfg, heldout_ok: bool = True) -> tuple[np.ndarray, np
         return images, (labels.numpy() if labels is not None else None), [f"{spec}[{i}]" for i in range(len(images))]
     path = Path(spec).expanduser()
     if path.is_dir():
-        from ..data.folder import list_images, load_folder
+        from ..data.folder import _decode, list_images
 
-        files = list_images(path)
-        images = _fit_shape(load_folder(path, shape[1], "train", 0.0, cache=False, progress=False).numpy(), shape, spec)
-        return images, None, [str(f.relative_to(path)) for f in files][:len(images)]
+        decoded = [(f, _decode(f, shape[1])) for f in list_images(path)]
+        kept = [(f, a) for f, a in decoded if a is not None]
+        if not kept:
+            raise GanforgeError(f"none of the {len(decoded)} image files under {path} could be read; are they images?")
+        if len(kept) < len(decoded):
+            skipped = [str(f.relative_to(path)) for f, a in decoded if a is None]
+            print(f"warning: skipped {len(skipped)} unreadable image(s) under {path}, e.g. {', '.join(skipped[:3])}",
+                  file=sys.stderr)
+        images = _fit_shape(np.stack([a for _, a in kept]), shape, spec)
+        return images, None, [str(f.relative_to(path)) for f, _ in kept]
     if not path.is_file():
         raise GanforgeError(f"images '{spec}' not found: give 'test', a folder, an image file or an .npz")
     if path.suffix.lower() == ".npz":

@@ -1,7 +1,7 @@
 """Semantic inpainting with a trained GAN by latent optimisation (Yeh et al. 2017, CVPR).
 
 The missing region of an image is filled by the generator: find z (and, for a conditional run,
-the class, as softmax weights over the classes) such that G(z) matches the known pixels,
+the class) such that G(z) matches the known pixels,
 
     loss(z) = sum over known pixels |G(z) - x|  / number of known pixels   (contextual loss)
               + lambda * softplus(-D(G(z)))                                   (prior loss)
@@ -9,8 +9,9 @@ the class, as softmax weights over the classes) such that G(z) matches the known
 the prior keeping G(z) realistic in D's eyes (``lambda`` = ``prior_weight``, 0.003 in the paper).
 Several random starts are optimised together (Adam on z); the one with the lowest contextual loss
 wins. A conditional run's class is searched over: the starts cycle through the classes (their
-number rounded up to a multiple of the classes), so the winner also picks the label. The completion keeps the known pixels and takes G(z) in the hole (the paper blends with
-Poisson editing; ganforge pastes).
+number rounded up to a multiple of the classes), so the winner also picks the label. The
+completion keeps the known pixels and takes G(z) in the hole (the paper blends with Poisson
+editing; ganforge pastes).
 
 Masks: ``box:x,y,w,h`` (pixels from the top-left corner), ``half:left|right|top|bottom``, or an
 image file whose bright pixels (> 127) mark the hole, resized to the run's size.
@@ -25,7 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GanforgeError
-from .common import load_models, read_image_file, read_images, to_uint8, to_unit
+from ..data.batches import to_unit
+from ..viz import to_uint8
+from .common import load_models, read_image_file, read_images
 
 
 def parse_mask(spec: str, shape: tuple[int, ...]) -> torch.Tensor:
@@ -91,17 +94,14 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
     y = torch.arange(restarts, device=device) % classes if classes else None
     opt = torch.optim.Adam([z], lr=lr)
 
-    def labels():
-        return y
-
     def contextual(out):
         return ((out - x).abs() * known).flatten(1).sum(1) / (known.sum() * x.shape[1])
 
     with torch.no_grad():
-        start = G(z, labels())
+        start = G(z, y)
         error_random = masked_error(start, x.expand_as(start), mask).mean()
     for _ in range(steps):
-        out = G(z, labels())
+        out = G(z, y)
         prior = F.softplus(-D(out, None).float()) if prior_weight > 0 else torch.zeros(restarts, device=device)
         loss = (contextual(out) + prior_weight * prior).sum()
         opt.zero_grad(set_to_none=True)
@@ -111,7 +111,7 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
             with torch.no_grad():
                 z.clamp_(-1, 1)
     with torch.no_grad():
-        out = G(z, labels())
+        out = G(z, y)
         best = int(contextual(out).argmin())
         generated = out[best:best + 1]
         completion = mask * generated + known * x

@@ -12,8 +12,6 @@ the same optimiser and steps, on the labelled images alone.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -49,12 +47,14 @@ def test_set(cfg, n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, np
         return x, y.numpy()
     from ..evaluation.reference import load_reference_images
 
+    from ..data.batches import to_unit
+
     images, labels = load_reference_images(cfg.data.name, "test", cfg.data.root or None, cfg.data)
     if labels is None:
         raise GanforgeError(f"{cfg.data.name} has no labelled test split to measure a classifier on")
     if n:
         images, labels = images[:n], labels[:n]
-    return images.float().div(127.5).sub(1.0), labels.numpy()
+    return to_unit(images), labels.numpy()
 
 
 def classifier_test_accuracy(D, cfg, n: int | None = None, seed: int = 0, device="cpu") -> dict:
@@ -74,6 +74,7 @@ def train_supervised(cfg, steps: int | None = None, device="cpu", progress: bool
     from ..training.optimizers import make_optimizer
     from ..training.rng import seed_everything
     from ..training.schedules import make_schedulers
+    from ..training.trainer import planned_steps
 
     if cfg.model.conditioning != "semi" or cfg.data.labels_per_class < 1:
         raise GanforgeError("the supervised baseline needs a semi-supervised config (model.conditioning=semi, "
@@ -83,10 +84,7 @@ def train_supervised(cfg, steps: int | None = None, device="cpu", progress: bool
     data = build_data(cfg.data, cfg.seed, device, progress=progress)
     D = build_discriminator(cfg.model, data.info).to(device)
     opt = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr)
-    if steps is None:
-        per_step = cfg.data.batch_size * cfg.train.d_steps
-        steps = cfg.train.steps or (math.ceil(cfg.train.kimg * 1000 / per_step) if cfg.train.kimg > 0
-                                    else cfg.train.epochs * data.batches_per_epoch // cfg.train.d_steps)
+    steps = steps or planned_steps(cfg, data.batches_per_epoch)
     sched = make_schedulers(cfg.optim, steps, [opt])
     D.train()
     for _ in range(steps):
@@ -102,10 +100,4 @@ def train_supervised(cfg, steps: int | None = None, device="cpu", progress: bool
     return D
 
 
-def check_semi(cfg, what: str) -> None:
-    if cfg.model.conditioning != "semi":
-        raise GanforgeError(f"{what} needs a semi-supervised run (model.conditioning=semi), got "
-                            f"model.conditioning={cfg.model.conditioning}")
-
-
-__all__ = ["predict", "classifier_test_accuracy", "test_set", "train_supervised", "check_semi"]
+__all__ = ["predict", "classifier_test_accuracy", "test_set", "train_supervised"]

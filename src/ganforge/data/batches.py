@@ -23,6 +23,14 @@ class DataInfo:
     std: float = 0.0  # toy mixtures: the std of each mode
 
 
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> a new float tensor in [-1, 1], the data range of every generator."""
+    return images.float().div_(127.5).sub_(1.0)
+
+
+UNLABELLED = -1  # the label of a real image whose label is hidden (semi-supervised batches)
+
+
 def take_per_class(x: torch.Tensor, labels: torch.Tensor, per_class: int,
                    generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``per_class`` random rows of ``x`` of every class in ``labels`` (class order, then draw order)."""
@@ -102,7 +110,7 @@ class InMemoryBatches:
             y = y.to(self.target, non_blocking=True) if y is not None else None
         elif self.target != self.device:
             x, y = x.to(self.target), (y.to(self.target) if y is not None else None)
-        return x.float().div_(127.5).sub_(1.0), y
+        return to_unit(x), y
 
     @property
     def progress(self) -> float:
@@ -118,7 +126,7 @@ class InMemoryBatches:
             raise GanforgeError(f"data.labels_per_class needs a labelled data set; {self.info.name} has no labels")
         g = torch.Generator().manual_seed(seed + 7919)
         x, y = take_per_class(self.images.cpu(), self.labels.cpu(), per_class, g)
-        return x.float().div_(127.5).sub_(1.0), y
+        return to_unit(x), y
 
     def state_dict(self) -> dict:
         return {"epoch": self.epoch, "index": self.index}
@@ -237,7 +245,7 @@ class SemiSupervisedBatches:
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         x_u, _ = self.base.next()
         x_l, y_l = self.next_labelled(x_u.device)
-        hidden = torch.full((len(x_u),), -1, dtype=y_l.dtype, device=x_u.device)
+        hidden = torch.full((len(x_u),), UNLABELLED, dtype=y_l.dtype, device=x_u.device)
         return torch.cat([x_u, x_l]), torch.cat([hidden, y_l])
 
     @property

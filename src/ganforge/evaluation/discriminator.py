@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..data.batches import to_unit
 from ..errors import GanforgeError
 from .catalog import eval_spec
 from .reference import load_reference_images
@@ -31,7 +32,7 @@ def d_probabilities(D, images, labels=None, batch: int = 500, device="cpu") -> n
     out = []
     step = max(pack, batch // pack * pack)
     for i in range(0, n, step):
-        xb = x[i:min(i + step, n)].to(device).float().div_(127.5).sub_(1.0)
+        xb = to_unit(x[i:min(i + step, n)].to(device))
         yb = None if labels is None else torch.as_tensor(np.asarray(labels[i:i + len(xb)])).to(device)
         if yb is not None and pack > 1:
             yb = yb[::pack]

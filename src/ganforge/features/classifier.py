@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.batches import to_unit
 from ..errors import GanforgeError
 from .base import Extractor, file_sha256
 
@@ -53,7 +54,7 @@ class ClassifierExtractor(Extractor):
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[1:] != (1, 28, 28):
             raise GanforgeError(f"{self.name} expects 1 x 28 x 28 images, got {tuple(x.shape[1:])}")
-        return x.to(self.device).float().div_(127.5).sub_(1.0)
+        return to_unit(x.to(self.device))
 
 
 def shipped_card(data: str) -> dict:

@@ -17,13 +17,14 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..data.batches import UNLABELLED
 from .augment import Augment
 from .losses import build_objective
 from .penalties import Penalties
 
 # statistics of a D step, in this order (the trainer averages them between log lines)
 D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
-UNLABELLED = -1  # the label of a real image whose label is hidden (semi-supervised training)
+FEATURE_DISTANCES = ("squared", "abs")  # loss.feature_distance
 
 
 @contextlib.contextmanager

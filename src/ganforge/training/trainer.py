@@ -53,6 +53,17 @@ class Experiment:
     G_train: nn.Module | None = None  # G for the training passes (DDP-wrapped when distributed)
 
 
+def planned_steps(cfg, batches_per_epoch: int) -> int:
+    """Generator steps a config trains for: ``train.steps``, else ``train.kimg`` of real images (at
+    ``data.batch_size * train.d_steps`` per step), else ``train.epochs`` of the data."""
+    tc = cfg.train
+    if tc.steps > 0:
+        return tc.steps
+    if tc.kimg > 0:
+        return max(1, math.ceil(tc.kimg * 1000 / (cfg.data.batch_size * tc.d_steps)))
+    return max(1, tc.epochs * batches_per_epoch // tc.d_steps)
+
+
 class Trainer:
     def __init__(self, exp: Experiment, callbacks=()):
         self.exp = exp
@@ -66,13 +77,7 @@ class Trainer:
         self.G_train = exp.G_train if exp.G_train is not None else exp.G
         self.callbacks = list(callbacks)
         tc = self.cfg.train
-        images_per_step = self.cfg.data.batch_size * tc.d_steps
-        if tc.steps > 0:
-            self.total_steps = tc.steps
-        elif tc.kimg > 0:
-            self.total_steps = max(1, math.ceil(tc.kimg * 1000 / images_per_step))
-        else:
-            self.total_steps = max(1, tc.epochs * self.data.batches_per_epoch // tc.d_steps)
+        self.total_steps = planned_steps(self.cfg, self.data.batches_per_epoch)
         self.conditional = generator_conditional(self.cfg.model)  # G takes labels
         self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
         self.num_classes = self.data.info.num_classes
