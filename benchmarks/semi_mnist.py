@@ -55,6 +55,8 @@ def run_seed(seed: int, out_dir: Path, overrides: list[str], no_baseline: bool =
                     str(run / "eval_semi.json"), "--no-progress"], env=env, stdout=log, stderr=subprocess.STDOUT, check=True)
     ev = json.loads((run / "eval_semi.json").read_text())
     out = {"seed": seed, "semi_error": ev["d_test_error"], "fid": ev["fid"], "train_s": train_s}
+    if "d_last_test_error" in ev:  # the run kept a weight average of D (train.d_ema_kimg): the last weights' error too
+        out["last_weights_error"] = ev["d_last_test_error"]
     if base_proc is not None:
         stdout, _ = base_proc.communicate()
         if base_proc.returncode:

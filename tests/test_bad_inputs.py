@@ -125,6 +125,7 @@ def test_ctrl_c_during_start_up_is_one_line(capsys, monkeypatch):
     (["model.g.arch=dcgan", "model.g.width=0"], "model.g.width"),
     (["model.d.hidden=[32, 0]"], "model.d.hidden"),
     (["train.ema_kimg=-1"], "train.ema_kimg"),
+    (["train.d_ema_kimg=-1"], "train.d_ema_kimg"),
     (["log.checkpoint_every=-5"], "log.checkpoint_every"),
     (["eval.metrics=[\"fdi\"]"], "fdi"),
     (["eval.every=10", "eval.metrics=[\"fid\"]"], "fid"),  # ring8 has no FID: fails before training

@@ -48,7 +48,10 @@ def test_semi_config_errors():
                        (["model.conditioning=semi", "model.g_cbn=true", "model.g.norm=batch"], "takes none"),
                        (["model.d.spectral_norm=true", "model.d.weight_norm=true"], "exclude each other"),
                        (["model.d.arch=dcgan", "model.d.noise=0.5"], "mlp discriminator"),
-                       (["loss.feature_distance=cosine"], "squared, abs")):
+                       (["loss.feature_distance=cosine"], "squared, abs"),
+                       (["model.d.weight_norm_scale=fixed"], "model.d.weight_norm=true"),
+                       (["model.g.weight_norm=true", "model.g.weight_norm_scale=fixed"], "generator keeps"),
+                       (["model.d.weight_norm=true", "model.d.weight_norm_scale=frozen"], "trained or fixed")):
         with pytest.raises(GanforgeError, match=words):
             load_config(None, bad)
     with pytest.raises(GanforgeError, match="labelled data set"):
@@ -97,6 +100,26 @@ def test_weight_norm_and_noise_layers_of_the_semi_discriminator(fake_mnist):
     assert not torch.equal(D(x), D(x))
 
 
+def test_fixed_weight_norm_scale_keeps_hidden_weight_vectors_at_their_norm(fake_mnist):
+    """model.d.weight_norm_scale=fixed: every hidden layer's weight rows have norm 1 (first layer)
+    or sqrt(2) (later ones) before and after training steps, no scale parameter is trained outside
+    the head, and the head keeps a trained weight-norm scale."""
+    cfg = load_config(None, SEMI + ["model.d.hidden=[32,16]", "model.d.weight_norm=true",
+                                    "model.d.weight_norm_scale=fixed", "train.steps=5"])
+    exp = build_experiment(cfg, progress=False)
+    D = exp.D
+    linears = [m for m in D.net if isinstance(m, torch.nn.Linear)]
+    head_scale = D.head.classes.parametrizations.weight.original0.detach().clone()
+    Trainer(exp).run()
+    for i, layer in enumerate(linears):
+        norms = layer.weight.norm(dim=1)
+        torch.testing.assert_close(norms, torch.full_like(norms, 1.0 if i == 0 else 2 ** 0.5))
+    trained = [n for n, p in D.named_parameters() if p.requires_grad]
+    assert [n for n in trained if "original0" in n] == ["head.classes.parametrizations.weight.original0"]
+    assert not torch.equal(D.head.classes.parametrizations.weight.original0, head_scale)  # the head's scale learns
+    assert len(trained) == 2 * len(linears) + 3  # each hidden layer: v and bias; the head: g, v and bias
+
+
 def test_semi_run_trains_resumes_and_eval_reports_d_accuracy(fake_mnist, tmp_path, capsys):
     run = tmp_path / "semi"
     assert main(["train", *SEMI, "train.steps=30", "log.every=10", "log.checkpoint_every=20", "--run-dir", str(run)]) == 0
@@ -110,6 +133,32 @@ def test_semi_run_trains_resumes_and_eval_reports_d_accuracy(fake_mnist, tmp_pat
     # the generator is unconditional: sampling takes no --label
     assert main(["sample", str(run), "--n", "4", "--out", "s.png"]) == 0
     assert main(["sample", str(run), "--label", "1"]) == 2
+
+
+def test_the_weight_average_of_d_is_the_classifier_with_the_last_weights_beside_it(fake_mnist, tmp_path):
+    from ganforge.evaluation.run import load_discriminator
+
+    run = tmp_path / "avg"
+    assert main(["train", *SEMI, "train.steps=20", "train.d_ema_kimg=0.16", "--run-dir", str(run)]) == 0
+    state = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
+    cfg = load_config(None, SEMI + ["train.steps=20", "train.d_ema_kimg=0.16"])
+    assert state["d_ema"].keys() == state["d"].keys()
+    assert any(not torch.equal(state["d_ema"][k], state["d"][k]) for k in state["d"])
+    assert main(["eval", str(run), "--metrics", "fid", "--n", "64"]) == 0
+    result = json.loads((run / "eval.json").read_text())
+    averaged = classifier_test_accuracy(load_discriminator(cfg, state, averaged=True), cfg, n=64)
+    last = classifier_test_accuracy(load_discriminator(cfg, state), cfg, n=64)
+    assert result["d_test_error"] == pytest.approx(averaged["d_test_error"])
+    assert result["d_last_test_error"] == pytest.approx(last["d_test_error"])
+    # with one update of beta from D's starting weights the average is exactly lerp(start, D, 1 - beta)
+    exp = build_experiment(load_config(None, SEMI + ["train.steps=1", "train.d_ema_kimg=0.16"]), progress=False)
+    start = {k: v.clone() for k, v in exp.D.state_dict().items()}
+    trainer = Trainer(exp)
+    trainer.run()
+    beta = 0.5 ** (16 / 160)
+    for k, v in exp.D.state_dict().items():
+        if v.dtype.is_floating_point:
+            torch.testing.assert_close(trainer.d_ema.model.state_dict()[k], beta * start[k] + (1 - beta) * v)
 
 
 def test_moons_is_a_labelled_toy(tmp_path):

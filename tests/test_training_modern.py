@@ -63,7 +63,7 @@ class StopAt(Callback):
 def test_resume_is_exact_with_gp_r1_sn_ema_and_schedule(fake_mnist):
     """A 12-step run stopped at step 6 and resumed == the same run in one go (the lr schedule
     depends on the planned length, so both plan 12 steps)."""
-    sections = dict(MODERN, train={"steps": 12, "d_steps": 2, "ema_kimg": 0.1},
+    sections = dict(MODERN, train={"steps": 12, "d_steps": 2, "ema_kimg": 0.1, "d_ema_kimg": 0.1},
                     log={"every": 1, "checkpoint_every": 0})
     full, t_full, _ = train(small_config(**sections), run_dir="full")
     half, _, status = train(small_config(**sections), run_dir="half", callbacks=[StopAt(6)])
@@ -76,6 +76,8 @@ def test_resume_is_exact_with_gp_r1_sn_ema_and_schedule(fake_mnist):
             assert g[key] == pytest.approx(w[key], abs=1e-6)
     for a, b in zip(t_res.ema.model.state_dict().values(), t_full.ema.model.state_dict().values()):
         assert torch.equal(a, b)
+    for a, b in zip(t_res.d_ema.model.state_dict().values(), t_full.d_ema.model.state_dict().values()):
+        assert torch.equal(a, b)  # D's weight average too
     assert t_res.opt_g.param_groups[0]["lr"] == pytest.approx(t_full.opt_g.param_groups[0]["lr"])
     assert t_full.opt_g.param_groups[0]["lr"] == pytest.approx(0.0)  # linear decay reached 0
 

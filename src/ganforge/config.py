@@ -57,6 +57,9 @@ class NetConfig:
     mbstd_group: int = 0  # D only (conv archs): minibatch standard deviation over groups of this size (ProGAN: 4); 0 = off
     mbstd_channels: int = 1  # D only: feature channels the minibatch-std statistic is split into (StyleGAN2: 1)
     weight_norm: bool = False  # weight normalization (Salimans & Kingma 2016) of every weight layer
+    # D only, with weight_norm: fixed = the hidden layers' weight vectors keep norm 1 (their scale is not
+    # trained; only the output head's is), as in Salimans et al.'s semi-supervised code; trained = every scale
+    weight_norm_scale: str = "trained"
     noise: float = 0.0  # mlp D only: std of Gaussian noise added to each hidden layer's output while training
     input_noise: float = 0.0  # mlp D only: std of Gaussian noise added to D's input while training
 
@@ -112,6 +115,7 @@ class TrainConfig:
     kimg: float = 0.0  # if > 0, thousands of real images shown to D (overrides epochs)
     d_steps: int = 1  # discriminator steps per generator step
     ema_kimg: float = 0.0  # generator EMA half-life in thousands of images (StyleGAN2-ADA: 10); 0 = off
+    d_ema_kimg: float = 0.0  # discriminator weight-average half-life in kimg (Salimans et al.'s MNIST code: 693); 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with a gradient scaler): autocast of G and D
     threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
@@ -313,7 +317,7 @@ _RANGES = [
     (("data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack",
       "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size"),
      lambda v: v >= 1, ">= 1"),
-    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.threads", "log.sample_every",
+    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise"),
@@ -409,6 +413,13 @@ def _validate_labels(cfg: Config, num_classes: int) -> None:
     for net in ("g", "d"):
         if _get(cfg, f"model.{net}.spectral_norm") and _get(cfg, f"model.{net}.weight_norm"):
             raise GanforgeError(f"model.{net}.spectral_norm and model.{net}.weight_norm exclude each other; keep one")
+    for net in ("g", "d"):
+        scale = _get(cfg, f"model.{net}.weight_norm_scale")
+        if scale not in ("trained", "fixed"):
+            _fail(f"model.{net}.weight_norm_scale", scale, "trained or fixed")
+        if scale == "fixed" and (net == "g" or not m.d.weight_norm):
+            raise GanforgeError("model.d.weight_norm_scale=fixed is for a weight-normalised discriminator: set "
+                                "model.d.weight_norm=true (the generator keeps trained scales)")
     if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":
         raise GanforgeError("model.d.noise / model.d.input_noise (Gaussian noise layers) are for the mlp discriminator")
     if d.exclude_classes:

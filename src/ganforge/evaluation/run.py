@@ -33,14 +33,16 @@ def generator_samples(G, cfg, n: int | None, seed: int = 0) -> dict:
     return as_samples(generate(G, cfg, n, seed, labels=labels), cfg.data.name, labels)
 
 
-def load_discriminator(cfg, state):
-    """A run's discriminator with the weights of checkpoint ``state``, in eval mode."""
+def load_discriminator(cfg, state, averaged: bool = False):
+    """A run's discriminator with the weights of checkpoint ``state``, in eval mode; ``averaged``:
+    its weight average (``train.d_ema_kimg``) where the run kept one."""
     from ..data import data_info
     from ..models import build_discriminator
 
     D = build_discriminator(cfg.model, data_info(cfg.data))
+    key = "d_ema" if averaged and state.get("d_ema") is not None else "d"
     try:
-        D.load_state_dict(state["d"])
+        D.load_state_dict(state[key])
     except (RuntimeError, KeyError) as exc:
         raise GanforgeError(f"discriminator weights do not match the run's config ({str(exc).splitlines()[0][:120]})") from None
     return D.eval()
@@ -163,7 +165,10 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     if run is not None and cfg.model.conditioning == "semi":  # the trained D is a classifier: its test accuracy
         from ..applications.semi import classifier_test_accuracy
 
-        result.update(classifier_test_accuracy(load_discriminator(cfg, state), cfg, seed=seed))
+        result.update(classifier_test_accuracy(load_discriminator(cfg, state, averaged=True), cfg, seed=seed))
+        if state.get("d_ema") is not None:  # the averaged D is the classifier; the last weights' error beside it
+            last = classifier_test_accuracy(load_discriminator(cfg, state), cfg, seed=seed)
+            result["d_last_test_error"] = last["d_test_error"]
     if run is not None:
         run.eval_json.write_text(json.dumps(result, indent=2) + "\n")
         with open(run.metrics, "a") as f:

@@ -80,10 +80,39 @@ def apply_weight_norm(module: nn.Module) -> nn.Module:
     return _parametrize_weights(module, nn.utils.parametrizations.weight_norm)
 
 
+class UnitNorm(nn.Module):
+    """Weight normalization with a fixed scale: W = gain * v / ||v|| per output unit (a
+    parametrization; Salimans et al.'s semi-supervised D trains the scale of its output layer only)."""
+
+    def __init__(self, gain: float = 1.0):
+        super().__init__()
+        self.gain = gain
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        norm = v.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (v.dim() - 1))
+        return v * (self.gain / norm)
+
+    def extra_repr(self) -> str:
+        return f"gain={self.gain:.4g}"
+
+
 def normalize_weights(module: nn.Module, net) -> nn.Module:
-    """Spectral or weight normalization of every weight layer, as ``net`` (a NetConfig) asks."""
+    """Spectral or weight normalization of every weight layer, as ``net`` (a NetConfig) asks. With
+    ``weight_norm_scale=fixed`` (a discriminator) the weight vectors of every layer outside
+    ``module.head`` have a fixed norm: 1 for the first layer, then sqrt(2) (He's ReLU gain, so each
+    layer's pre-activations keep about the input's scale); the head is weight-normalised with a
+    trained scale."""
     if net.spectral_norm:
         return apply_spectral_norm(module)
+    if net.weight_norm and getattr(net, "weight_norm_scale", "trained") == "fixed":
+        head = getattr(module, "head", None)
+        in_head = {id(m) for m in head.modules()} if head is not None else set()
+        body = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and id(m) not in in_head]
+        for i, layer in enumerate(body):
+            nn.utils.parametrize.register_parametrization(layer, "weight", UnitNorm(1.0 if i == 0 else 2 ** 0.5))
+        if head is not None:
+            apply_weight_norm(head)
+        return module
     if net.weight_norm:
         return apply_weight_norm(module)
     return module

@@ -1,8 +1,12 @@
-"""Exponential moving average of the generator's weights (Karras et al.; StyleGAN2-ADA).
+"""Exponential moving average of a network's weights.
+
+Of the generator (Karras et al.; StyleGAN2-ADA, ``train.ema_kimg``): sampling and evaluation use
+the EMA generator when a run has one. Of the discriminator (``train.d_ema_kimg``; Salimans et al.'s
+semi-supervised MNIST code tests its classifier with such an average, 0.9999 a step of 100 images):
+a semi-supervised run's classifier is measured with it.
 
 The half-life is given in images: after ``half_life_kimg * 1000`` images the old weights count
-half, so beta = 0.5 ** (batch / (half_life_kimg * 1000)) per generator step, whatever the batch.
-Sampling and evaluation use the EMA generator when a run has one.
+half, so beta = 0.5 ** (batch / (half_life_kimg * 1000)) per update, whatever the batch.
 """
 
 from __future__ import annotations

@@ -82,6 +82,7 @@ class Trainer:
         self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
+        self.d_ema = EMA(self.D, tc.d_ema_kimg, self.cfg.data.batch_size) if tc.d_ema_kimg > 0 else None
         self.schedulers = make_schedulers(self.cfg.optim, self.total_steps, [self.opt_g, self.opt_d])
         self.step = 0
         self.latent_gen = torch.Generator(device=self.device)
@@ -139,6 +140,8 @@ class Trainer:
         total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
         self.opt_d.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_d, "d", sync=lambda: average_gradients(self.D, self.dist))
+        if self.d_ema is not None:
+            self.d_ema.update(self.D)
         self._acc_d += stats
         self._n_d += 1
 
@@ -195,6 +198,7 @@ class Trainer:
             "rng": rng_state(),
             "latent_gen": self.latent_gen.get_state(),
             "g_ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "d_ema": self.d_ema.model.state_dict() if self.d_ema is not None else None,
             "schedulers": [sched.state_dict() for sched in self.schedulers],
             **self.loss.state_dict(),
             "grad_scalers": self.precision.state_dict(),
@@ -210,6 +214,8 @@ class Trainer:
             self.opt_d.load_state_dict(state["opt_d"])
             if self.ema is not None:
                 self.ema.model.load_state_dict(state["g_ema"] if state.get("g_ema") is not None else state["g"])
+            if self.d_ema is not None:
+                self.d_ema.model.load_state_dict(state["d_ema"] if state.get("d_ema") is not None else state["d"])
         except (RuntimeError, ValueError, KeyError) as exc:
             first = str(exc).strip().splitlines()[0][:160]
             raise GanforgeError(f"checkpoint does not match the models of this config ({first}); "
