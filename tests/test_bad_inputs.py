@@ -119,6 +119,7 @@ def test_ctrl_c_during_start_up_is_one_line(capsys, monkeypatch):
     (["optim.betas=[0.5, -0.1]"], "optim.betas"),
     (["optim.weight_decay=-1"], "optim.weight_decay"),
     (["optim.name=sgd", "optim.momentum=-0.9"], "optim.momentum"),
+    (["optim.eps=0"], "optim.eps"),
     (["optim.g_lr=nan"], "optim.g_lr"),
     (["data.batch_size=1", "model.g.norm=batch"], "batch norm"),
     (["data.batch_size=4", "model.d.pack=4", "model.d.norm=batch"], "batch norm"),

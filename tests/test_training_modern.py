@@ -8,6 +8,7 @@ import torch
 
 from conftest import small_config
 from ganforge.build import build_experiment
+from ganforge.config import load_config
 from ganforge.training.callbacks import Callback
 from ganforge.training.ema import EMA
 from ganforge.training.run import resume, train
@@ -101,3 +102,18 @@ def test_extending_a_decayed_run_says_how_the_schedule_changes(fake_mnist, capsy
     resume(run, ["train.steps=12"])
     err = capsys.readouterr().err
     assert "note: optim.schedule=linear now spans 12 steps" in err and "at step 6" in err
+
+
+def test_adam_eps_reaches_the_optimizers_and_damps_tiny_gradients():
+    """optim.eps is Adam's epsilon for G and D: with a gradient of 1e-6 the first step is
+    lr * g / (|g| + eps), about lr with PyTorch's default 1e-8 and lr / 101 with 1e-4."""
+    from ganforge.training.optimizers import make_optimizer
+
+    for eps, expected in ((1e-8, 1e-3 * 1e-6 / (1e-6 + 1e-8)), (1e-4, 1e-3 * 1e-6 / (1e-6 + 1e-4))):
+        cfg = load_config(None, [f"optim.eps={eps}"])
+        w = torch.nn.Parameter(torch.zeros(1))
+        opt = make_optimizer([w], cfg.optim, 1e-3)
+        w.grad = torch.full((1,), 1e-6)
+        opt.step()
+        assert opt.param_groups[0]["eps"] == eps
+        assert -w.item() == pytest.approx(expected, rel=1e-4)

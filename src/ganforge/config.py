@@ -103,6 +103,9 @@ class OptimConfig:
     d_lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
     momentum: float = 0.0  # sgd only
+    # adam only: added to sqrt(v) in the update's denominator. Salimans et al.'s code adds 1e-8 *under* the
+    # square root, about eps = 1e-4 in PyTorch's form: steps shrink once a weight's gradients are tiny
+    eps: float = 1e-8
     weight_decay: float = 0.0
     schedule: str = "constant"  # constant | linear (linear decay to 0 at the end of training)
     decay_start: float = 0.0  # linear: fraction of training after which the decay starts
@@ -323,6 +326,7 @@ _RANGES = [
       "data.labels_per_class", "model.d.noise", "model.d.input_noise"),
      lambda v: v >= 0, ">= 0"),
     (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
+    (("optim.eps",), lambda v: v > 0, "> 0"),
     (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
      lambda v: 0 <= v < 1, "in [0, 1)"),
     (("loss.real_label",), lambda v: 0 < v <= 1, "in (0, 1]"),

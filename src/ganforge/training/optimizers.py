@@ -11,7 +11,7 @@ OPTIMIZERS: Registry = Registry("optimizer", "optim.name")
 
 @OPTIMIZERS.register("adam")
 def adam(params, ocfg, lr: float) -> torch.optim.Optimizer:
-    return torch.optim.Adam(params, lr=lr, betas=tuple(ocfg.betas), weight_decay=ocfg.weight_decay)
+    return torch.optim.Adam(params, lr=lr, betas=tuple(ocfg.betas), eps=ocfg.eps, weight_decay=ocfg.weight_decay)
 
 
 @OPTIMIZERS.register("sgd")
