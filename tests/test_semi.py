@@ -51,7 +51,7 @@ def test_semi_config_errors():
                        (["loss.feature_distance=cosine"], "squared, abs"),
                        (["model.d.weight_norm_scale=fixed"], "model.d.weight_norm=true"),
                        (["model.g.weight_norm=true", "model.g.weight_norm_scale=fixed"], "generator keeps"),
-                       (["model.d.weight_norm=true", "model.d.weight_norm_scale=frozen"], "trained or fixed")):
+                       (["model.d.weight_norm=true", "model.d.weight_norm_scale=frozen"], "not one of trained, fixed")):
         with pytest.raises(GanforgeError, match=words):
             load_config(None, bad)
     with pytest.raises(GanforgeError, match="labelled data set"):

@@ -57,8 +57,9 @@ class NetConfig:
     mbstd_group: int = 0  # D only (conv archs): minibatch standard deviation over groups of this size (ProGAN: 4); 0 = off
     mbstd_channels: int = 1  # D only: feature channels the minibatch-std statistic is split into (StyleGAN2: 1)
     weight_norm: bool = False  # weight normalization (Salimans & Kingma 2016) of every weight layer
-    # D only, with weight_norm: fixed = the hidden layers' weight vectors keep norm 1 (their scale is not
-    # trained; only the output head's is), as in Salimans et al.'s semi-supervised code; trained = every scale
+    # D only, with weight_norm: fixed = the hidden layers' weight vectors keep a fixed norm (1 for the first
+    # layer, sqrt(2) after it; only the output head's scale is trained), as in Salimans et al.'s
+    # semi-supervised code; trained = every scale is trained
     weight_norm_scale: str = "trained"
     noise: float = 0.0  # mlp D only: std of Gaussian noise added to each hidden layer's output while training
     input_noise: float = 0.0  # mlp D only: std of Gaussian noise added to D's input while training
@@ -290,7 +291,7 @@ def _choice_sources() -> dict[str, Any]:
     from .data import DATASETS
     from .models import DISCRIMINATORS, GENERATORS
     from .models.conditioning import CONDITIONINGS, LABEL_INPUTS
-    from .models.layers import ACTIVATIONS, NORMS, OUTPUTS
+    from .models.layers import ACTIVATIONS, NORMS, OUTPUTS, WEIGHT_NORM_SCALES
     from .objectives import LOSSES
     from .objectives.gan_loss import FEATURE_DISTANCES
     from .training.latent import LATENTS
@@ -305,6 +306,7 @@ def _choice_sources() -> dict[str, Any]:
         "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
         "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS, "train.precision": PRECISIONS,
         "loss.feature_distance": FEATURE_DISTANCES,
+        "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
     }
 
 
@@ -417,11 +419,7 @@ def _validate_labels(cfg: Config, num_classes: int) -> None:
     for net in ("g", "d"):
         if _get(cfg, f"model.{net}.spectral_norm") and _get(cfg, f"model.{net}.weight_norm"):
             raise GanforgeError(f"model.{net}.spectral_norm and model.{net}.weight_norm exclude each other; keep one")
-    for net in ("g", "d"):
-        scale = _get(cfg, f"model.{net}.weight_norm_scale")
-        if scale not in ("trained", "fixed"):
-            _fail(f"model.{net}.weight_norm_scale", scale, "trained or fixed")
-        if scale == "fixed" and (net == "g" or not m.d.weight_norm):
+        if _get(cfg, f"model.{net}.weight_norm_scale") == "fixed" and (net == "g" or not m.d.weight_norm):
             raise GanforgeError("model.d.weight_norm_scale=fixed is for a weight-normalised discriminator: set "
                                 "model.d.weight_norm=true (the generator keeps trained scales)")
     if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":

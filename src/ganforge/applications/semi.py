@@ -57,9 +57,10 @@ def test_set(cfg, n: int | None = None, seed: int = 0) -> tuple[torch.Tensor, np
     return to_unit(images), labels.numpy()
 
 
-def classifier_test_accuracy(D, cfg, n: int | None = None, seed: int = 0, device="cpu") -> dict:
-    """{'d_test_accuracy', 'd_test_error', 'd_test_n'}: D as a classifier on the test set."""
-    x, y = test_set(cfg, n, seed)
+def classifier_test_accuracy(D, cfg, n: int | None = None, seed: int = 0, device="cpu", data=None) -> dict:
+    """{'d_test_accuracy', 'd_test_error', 'd_test_n'}: D as a classifier on the test set (``data``:
+    that set as :func:`test_set` returned it, to measure several classifiers on one load)."""
+    x, y = data if data is not None else test_set(cfg, n, seed)
     acc = float((predict(D, x, device=device) == y).mean())
     return {"d_test_accuracy": acc, "d_test_error": 1.0 - acc, "d_test_n": int(len(y))}
 

@@ -163,11 +163,12 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
               **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg,
                                  inception_weights=inception_weights, discriminator=disc)}
     if run is not None and cfg.model.conditioning == "semi":  # the trained D is a classifier: its test accuracy
-        from ..applications.semi import classifier_test_accuracy
+        from ..applications.semi import classifier_test_accuracy, test_set
 
-        result.update(classifier_test_accuracy(load_discriminator(cfg, state, averaged=True), cfg, seed=seed))
+        data = test_set(cfg, seed=seed)
+        result.update(classifier_test_accuracy(load_discriminator(cfg, state, averaged=True), cfg, data=data))
         if state.get("d_ema") is not None:  # the averaged D is the classifier; the last weights' error beside it
-            last = classifier_test_accuracy(load_discriminator(cfg, state), cfg, seed=seed)
+            last = classifier_test_accuracy(load_discriminator(cfg, state), cfg, data=data)
             result["d_last_test_error"] = last["d_test_error"]
     if run is not None:
         run.eval_json.write_text(json.dumps(result, indent=2) + "\n")

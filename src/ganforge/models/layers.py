@@ -80,6 +80,9 @@ def apply_weight_norm(module: nn.Module) -> nn.Module:
     return _parametrize_weights(module, nn.utils.parametrizations.weight_norm)
 
 
+WEIGHT_NORM_SCALES = ("trained", "fixed")  # model.{g,d}.weight_norm_scale
+
+
 class UnitNorm(nn.Module):
     """Weight normalization with a fixed scale: W = gain * v / ||v|| per output unit (a
     parametrization; Salimans et al.'s semi-supervised D trains the scale of its output layer only)."""
@@ -104,7 +107,7 @@ def normalize_weights(module: nn.Module, net) -> nn.Module:
     trained scale."""
     if net.spectral_norm:
         return apply_spectral_norm(module)
-    if net.weight_norm and getattr(net, "weight_norm_scale", "trained") == "fixed":
+    if net.weight_norm and net.weight_norm_scale == "fixed":
         head = getattr(module, "head", None)
         in_head = {id(m) for m in head.modules()} if head is not None else set()
         body = [m for m in module.modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and id(m) not in in_head]
