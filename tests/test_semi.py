@@ -15,7 +15,7 @@ from ganforge.build import build_experiment
 from ganforge.cli import main
 from ganforge.config import load_config
 from ganforge.errors import GanforgeError
-from ganforge.objectives.gan_loss import feature_matching, head_input
+from ganforge.objectives.gan_loss import feature_matching, feature_module, head_input
 from ganforge.training.trainer import Trainer
 
 SEMI = ["model.conditioning=semi", "data.labels_per_class=2", "loss.feature_matching=true", "data.batch_size=16",
@@ -51,7 +51,11 @@ def test_semi_config_errors():
                        (["loss.feature_distance=cosine"], "squared, abs"),
                        (["model.d.weight_norm_scale=fixed"], "model.d.weight_norm=true"),
                        (["model.g.weight_norm=true", "model.g.weight_norm_scale=fixed"], "generator keeps"),
-                       (["model.d.weight_norm=true", "model.d.weight_norm_scale=frozen"], "not one of trained, fixed")):
+                       (["model.d.weight_norm=true", "model.d.weight_norm_scale=frozen"], "not one of trained, fixed"),
+                       (["loss.semi_real=unlabelled"], "model.conditioning=semi"),
+                       (["loss.feature_real=current"], "loss.feature_matching=true"),
+                       (["loss.feature_matching=true", "loss.feature_layer=last"], "not one of head, clean"),
+                       (["loss.feature_matching=true", "loss.feature_real=fresh"], "not one of d_step, current")):
         with pytest.raises(GanforgeError, match=words):
             load_config(None, bad)
     with pytest.raises(GanforgeError, match="labelled data set"):
@@ -84,6 +88,67 @@ def test_semi_head_and_losses_by_hand(fake_mnist):
     assert g_loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert feature_matching(seen[1], seen[0].mean(0), "abs").item() == pytest.approx(
         (seen[1].mean(0) - seen[0].mean(0)).abs().mean().item(), rel=1e-6)
+
+
+def test_semi_real_unlabelled_and_the_current_feature_target_by_hand(fake_mnist):
+    """loss.semi_real=unlabelled: D's GAN term and the feature target use the unlabelled rows alone;
+    loss.feature_real=current: the G step's target is the mean feature of those rows under D as it
+    is after its step (not before it, as with d_step)."""
+    cfg = load_config(None, SEMI + ["model.d.noise=0.0", "loss.semi_real=unlabelled", "loss.feature_real=current"])
+    exp = build_experiment(cfg, progress=False)
+    D, loss = exp.D, exp.loss
+    real, y = exp.data.next()
+    fake = exp.G(torch.randn(16, 8)).detach()
+    unl = y == -1
+    assert int(unl.sum()) == 16
+    total, stats = loss.discriminator(D, real, y, fake, None)
+    _, cls = D(real, None, return_classes=True)
+    _, fake_cls = D(fake, None, return_classes=True)
+    d_loss = F.softplus(-torch.logsumexp(cls[unl], 1)).mean() + F.softplus(torch.logsumexp(fake_cls, 1)).mean()
+    assert stats[0].item() == pytest.approx(d_loss.item(), rel=1e-5)
+    with head_input(D) as seen:
+        D(real[unl])
+    assert torch.allclose(loss.real_features, seen[0].mean(0), atol=1e-6)  # before D's step: unlabelled rows
+    before = seen[0].mean(0)
+    opt = torch.optim.SGD(D.parameters(), lr=0.5)
+    opt.zero_grad()
+    total.backward()
+    opt.step()  # D moves
+    with head_input(D) as seen:
+        D(real[unl])
+        D(fake)
+    after = seen[0].mean(0)
+    assert not torch.allclose(before, after, atol=1e-4)
+    _, g_loss = loss.generator(D, fake, None)
+    assert torch.allclose(loss.real_features, after, atol=1e-6)
+    assert g_loss.item() == pytest.approx((seen[1].mean(0) - after).square().mean().item(), rel=1e-5)
+
+
+def test_clean_features_are_taken_before_the_last_noise_layer(fake_mnist):
+    cfg = load_config(None, SEMI + ["model.d.noise=0.5", "model.d.input_noise=0.3", "loss.feature_layer=clean"])
+    exp = build_experiment(cfg, progress=False)
+    D = exp.D
+    assert feature_module(D, "clean") is D.net[-1] and type(D.net[-1]).__name__ == "GaussianNoise"
+    assert feature_module(D, "head") is D.head
+    x = torch.rand(8, 1, 28, 28)
+    torch.manual_seed(3)
+    with head_input(D, "clean") as clean, head_input(D) as noisy:
+        D(x)
+    torch.manual_seed(3)
+    by_hand = D.net[:-1](x.reshape(8, -1))  # the same noise draws on the input and the first layer
+    assert torch.allclose(clean[0], by_hand, atol=1e-6)
+    assert not torch.allclose(noisy[0], by_hand, atol=1e-3)  # the head sees the last noise added
+    # a D without noise layers: clean features are what the head receives
+    plain = build_experiment(load_config(None, SEMI + ["loss.feature_layer=clean"]), progress=False).D
+    assert feature_module(plain, "clean") is plain.head
+    # a short training run with all three keys learns and logs finite losses
+    run = load_config(None, SEMI + ["model.d.noise=0.5", "loss.feature_layer=clean", "loss.feature_real=current",
+                                    "loss.semi_real=unlabelled", "train.steps=4", "log.every=2"])
+    trainer = Trainer(build_experiment(run, progress=False))
+    for _ in range(4):
+        trainer.train_step()
+    record = trainer.flush_stats()
+    assert all(torch.isfinite(torch.tensor(record[k])) for k in ("d_loss", "g_loss", "d_class_loss"))
 
 
 def test_weight_norm_and_noise_layers_of_the_semi_discriminator(fake_mnist):

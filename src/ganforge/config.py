@@ -95,6 +95,9 @@ class LossConfig:
     augment_kimg: float = 100.0  # adaptive: thousands of images for p to move from 0 to 1
     feature_matching: bool = False  # G matches the mean of D's last features on real data (Salimans et al. 2016)
     feature_distance: str = "squared"  # feature matching's mean over features of: squared | abs (their MNIST code) differences
+    feature_real: str = "d_step"  # feature matching's real mean from: d_step (D before its step) | current (D after it)
+    feature_layer: str = "head"  # features matched: head (what D's head receives) | clean (before D's last noise layer)
+    semi_real: str = "all"  # semi-supervised D's GAN term and feature target on: all real rows | unlabelled ones
 
 
 @dataclass
@@ -293,7 +296,7 @@ def _choice_sources() -> dict[str, Any]:
     from .models.conditioning import CONDITIONINGS, LABEL_INPUTS
     from .models.layers import ACTIVATIONS, NORMS, OUTPUTS, WEIGHT_NORM_SCALES
     from .objectives import LOSSES
-    from .objectives.gan_loss import FEATURE_DISTANCES
+    from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, SEMI_REALS
     from .training.latent import LATENTS
     from .training.optimizers import OPTIMIZERS
     from .training.precision import PRECISIONS
@@ -305,7 +308,8 @@ def _choice_sources() -> dict[str, Any]:
         "model.conditioning": CONDITIONINGS, "model.g_label": LABEL_INPUTS,
         "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
         "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS, "train.precision": PRECISIONS,
-        "loss.feature_distance": FEATURE_DISTANCES,
+        "loss.feature_distance": FEATURE_DISTANCES, "loss.feature_real": FEATURE_REALS,
+        "loss.feature_layer": FEATURE_LAYERS, "loss.semi_real": SEMI_REALS,
         "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
     }
 
@@ -422,6 +426,12 @@ def _validate_labels(cfg: Config, num_classes: int) -> None:
         if _get(cfg, f"model.{net}.weight_norm_scale") == "fixed" and (net == "g" or not m.d.weight_norm):
             raise GanforgeError("model.d.weight_norm_scale=fixed is for a weight-normalised discriminator: set "
                                 "model.d.weight_norm=true (the generator keeps trained scales)")
+    if cfg.loss.semi_real != "all" and m.conditioning != "semi":
+        raise GanforgeError(f"loss.semi_real={cfg.loss.semi_real} is for the semi-supervised GAN: set "
+                            "model.conditioning=semi (or leave loss.semi_real at all)")
+    if not cfg.loss.feature_matching and (cfg.loss.feature_real, cfg.loss.feature_layer) != ("d_step", "head"):
+        raise GanforgeError("loss.feature_real / loss.feature_layer choose feature matching's features: set "
+                            "loss.feature_matching=true (or leave them at d_step, head)")
     if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":
         raise GanforgeError("model.d.noise / model.d.input_noise (Gaussian noise layers) are for the mlp discriminator")
     if d.exclude_classes:

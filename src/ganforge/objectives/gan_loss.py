@@ -25,14 +25,36 @@ from .penalties import Penalties
 # statistics of a D step, in this order (the trainer averages them between log lines)
 D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
 FEATURE_DISTANCES = ("squared", "abs")  # loss.feature_distance
+# loss.feature_real: where feature matching's real mean E h(x) comes from. d_step: the D step's real
+# pass (D before its update, no extra forward pass); current: a pass of that real batch through D as
+# it is after its update, in the G step (Salimans et al.'s code: both means under the same D)
+FEATURE_REALS = ("d_step", "current")
+# loss.feature_layer: head = what D's output head receives; clean = the same features before D's
+# last Gaussian noise layer (Salimans et al.'s code matches layers[-3], before that noise)
+FEATURE_LAYERS = ("head", "clean")
+# loss.semi_real: which real rows a semi-supervised D's GAN term and the feature target use: all
+# (the unlabelled batch and the labelled one) or unlabelled (as their code's loss_unl)
+SEMI_REALS = ("all", "unlabelled")
+
+
+def feature_module(D: nn.Module, layer: str = "head") -> nn.Module:
+    """The module whose input is D's features h: the head, or (``clean``) D's last Gaussian noise
+    layer when its layer stack ends with one (else the head: there is no noise to leave out)."""
+    from ..models.layers import GaussianNoise
+
+    net = getattr(D, "net", None)
+    if layer == "clean" and isinstance(net, nn.Sequential) and len(net) and isinstance(net[-1], GaussianNoise):
+        return net[-1]
+    return D.head
 
 
 @contextlib.contextmanager
-def head_input(D: nn.Module):
-    """Collects what D's last layer (``D.head``, every architecture has one) receives: D's features
-    h (N x feat_dim), one tensor per forward pass inside the ``with`` block."""
+def head_input(D: nn.Module, layer: str = "head"):
+    """Collects D's features h (N x feat_dim), one tensor per forward pass inside the ``with``
+    block: what D's last layer (``D.head``, every architecture has one) receives, or with
+    ``layer="clean"`` the same before D's last noise layer (:func:`feature_module`)."""
     seen: list[torch.Tensor] = []
-    handle = D.head.register_forward_pre_hook(lambda module, args: seen.append(args[0]))
+    handle = feature_module(D, layer).register_forward_pre_hook(lambda module, args: seen.append(args[0]))
     try:
         yield seen
     finally:
@@ -55,7 +77,11 @@ class GANLoss:
         self.conditioning = conditioning
         self.feature_matching = lcfg.feature_matching
         self.feature_distance = lcfg.feature_distance
+        self.feature_real = lcfg.feature_real
+        self.feature_layer = lcfg.feature_layer
+        self.semi_real = lcfg.semi_real
         self.real_features: torch.Tensor | None = None  # feature matching: E h(x) of the last D step
+        self._feature_batch = None  # feature_real=current: (real rows, labels) of the last D step
         self.precision = precision  # training.precision.Precision; None = fp32 without autocast
         self.augment = (Augment(lcfg.augment, lcfg.augment_p, lcfg.augment_target, lcfg.augment_kimg)
                         if lcfg.augment else None)  # DiffAugment of everything D sees
@@ -84,7 +110,7 @@ class GANLoss:
         obj = self.objective
         if self.augment is not None:  # differentiable: R1's gradient still reaches the real batch
             real, fake = self.augment(real), self.augment(fake)
-        with head_input(D) if self.feature_matching else contextlib.nullcontext() as seen:
+        with head_input(D, self.feature_layer) if self.feature_matching else contextlib.nullcontext() as seen:
             if self.penalties.r1_due():
                 with self._full():
                     real_logits, real_cls = D(real, y_real, return_classes=True)
@@ -94,12 +120,17 @@ class GANLoss:
                 with self._autocast():
                     real_logits, real_cls = D(real, y_real, return_classes=True)
                     fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+        # semi_real=unlabelled: the GAN term and the feature target see the unlabelled rows alone
+        rows = (y_real == UNLABELLED) if self.conditioning == "semi" and self.semi_real == "unlabelled" else None
         if self.feature_matching:  # the G step matches these (the real batch's features under this D)
-            self.real_features = seen[0].detach().float().mean(0)
+            features = seen[0].detach() if rows is None else seen[0].detach()[rows]
+            self.real_features = features.float().mean(0)
+            if self.feature_real == "current":  # the G step measures them again, under D after this step
+                self._feature_batch = ((real, y_real) if rows is None else (real[rows], y_real[rows]))
         real_logits, fake_logits = real_logits.float(), fake_logits.float()  # the objective sees fp32
         if self.augment is not None:
             self.augment.observe(real_logits, self.penalties.part[1])
-        d_loss = total = obj.d_loss(real_logits, fake_logits)
+        d_loss = total = obj.d_loss(real_logits if rows is None else real_logits[rows], fake_logits)
         zero = torch.zeros((), device=real_logits.device)
         class_loss = zero
         if self.conditioning == "semi":  # cross-entropy on the labelled real rows (K+1 classes, fake implicit)
@@ -131,7 +162,14 @@ class GANLoss:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
         if self.augment is not None:
             fake = self.augment(fake)  # G learns through the same augmentations D sees
-        with head_input(D) if self.feature_matching else contextlib.nullcontext() as seen, self._autocast():
+        if self.feature_matching and self.feature_real == "current" and self._feature_batch is not None:
+            real, y_real = self._feature_batch
+            self._feature_batch = None
+            with torch.no_grad(), head_input(D, self.feature_layer) as seen_real, self._autocast():
+                D(real.detach(), y_real)
+            self.real_features = seen_real[0].float().mean(0)
+        with (head_input(D, self.feature_layer) if self.feature_matching else contextlib.nullcontext()) as seen, \
+                self._autocast():
             g_logits, g_cls = D(fake, y_fake, return_classes=True)
         if self.feature_matching:
             g_loss = feature_matching(seen[0], self.real_features, self.feature_distance)
