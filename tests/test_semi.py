@@ -141,7 +141,7 @@ def test_clean_features_are_taken_before_the_last_noise_layer(fake_mnist):
     # a D without noise layers: clean features are what the head receives
     plain = build_experiment(load_config(None, SEMI + ["loss.feature_layer=clean"]), progress=False).D
     assert feature_module(plain, "clean") is plain.head
-    # a short training run with all three keys learns and logs finite losses
+    # a short training run with all three keys runs and logs finite losses
     run = load_config(None, SEMI + ["model.d.noise=0.5", "loss.feature_layer=clean", "loss.feature_real=current",
                                     "loss.semi_real=unlabelled", "train.steps=4", "log.every=2"])
     trainer = Trainer(build_experiment(run, progress=False))
