@@ -29,7 +29,8 @@ from .build import build_experiment, resolve_device
 from .config import load_config
 from .errors import GanforgeError
 from .training.callbacks import JsonlLogger, ProgressBar
-from .training.trainer import Trainer, sample_latent
+from .training.latent import model_latent
+from .training.trainer import Trainer
 
 
 def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
@@ -56,7 +57,7 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
             else:
                 real = centers[torch.randint(len(centers), (B,), device=exp.device)]
                 real = real + std * torch.randn(B, 2, device=exp.device)
-            z = sample_latent(B, cfg.model.latent_dim, cfg.model.latent_dist, exp.device)
+            z = model_latent(cfg.model, B, exp.device)
             with torch.set_grad_enabled(i == d_steps - 1), autocast():
                 fake = G(z).float()
             with autocast():

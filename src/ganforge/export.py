@@ -68,7 +68,7 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
         "format": fmt,
         "file": out.name,
         "inputs": {"z": {"shape": ["batch", cfg.model.latent_dim], "dtype": "float32",
-                         "distribution": "standard normal" if cfg.model.latent_dist == "normal" else "uniform [-1, 1]"}},
+                         "distribution": _latent_description(cfg.model)}},
         "output": {"shape": ["batch", *info.shape], "dtype": "float32",
                    "range": [-1.0, 1.0] if info.kind == "image" else None,
                    "to_uint8": "round((x + 1) * 127.5)" if info.kind == "image" else None},
@@ -81,3 +81,9 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
     meta_path = out.with_name(out.name + ".json")  # one per format: both exports can sit side by side
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return out, meta_path
+
+
+def _latent_description(mcfg) -> str:
+    dist = "standard normal" if mcfg.latent_dist == "normal" else "uniform [-1, 1]"
+    k = mcfg.latent_categories
+    return dist if not k else f"entries 0..{k - 1}: one-hot code of a uniform category of {k}; the rest {dist}"

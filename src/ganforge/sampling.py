@@ -11,7 +11,7 @@ from .build import build_generator_only
 from .data import data_info
 from .errors import GanforgeError
 from .runs import load_run_config
-from .training.trainer import sample_latent
+from .training.latent import model_latent
 from .viz import save_grid, save_scatter, to_uint8
 
 
@@ -62,7 +62,7 @@ def generate(G, cfg, n: int, seed: int = 0, batch_size: int = 1000, device="cpu"
     gen.manual_seed(seed)
     out = []
     for start in range(0, n, batch_size):
-        z = sample_latent(min(batch_size, n - start), cfg.model.latent_dim, cfg.model.latent_dist, device, gen)
+        z = model_latent(cfg.model, min(batch_size, n - start), device, gen)
         y = labels[start:start + len(z)].to(device) if labels is not None else None
         out.append(G(z, y).cpu())
     return torch.cat(out)
@@ -124,8 +124,8 @@ def interpolate_to_file(run_dir: str | Path, out: str | Path, steps: int = 10, r
     gen = torch.Generator()
     gen.manual_seed(seed)
     dim = cfg.model.latent_dim
-    z0 = sample_latent(rows, dim, cfg.model.latent_dist, "cpu", gen)
-    z1 = sample_latent(rows, dim, cfg.model.latent_dist, "cpu", gen)
+    z0 = model_latent(cfg.model, rows, "cpu", gen)
+    z1 = model_latent(cfg.model, rows, "cpu", gen)
     t = torch.linspace(0, 1, steps).view(1, steps, 1)
     classes = num_classes(cfg)
     if morph is not None:

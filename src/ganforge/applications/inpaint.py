@@ -82,7 +82,7 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
     {'completion', 'generated', 'error_random', 'error_after', 'label'} (tensors on the CPU; errors:
     :func:`masked_error` of a random z's completion, averaged over the starts, and of the result)."""
     from ..sampling import num_classes
-    from ..training.latent import sample_latent
+    from ..training.latent import model_latent
 
     gen = torch.Generator(device=device).manual_seed(seed)
     x, mask = image.to(device), mask.to(device)
@@ -90,7 +90,7 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
     classes = num_classes(cfg)
     if classes:
         restarts = -(-restarts // classes) * classes
-    z = sample_latent(restarts, cfg.model.latent_dim, cfg.model.latent_dist, device, gen).requires_grad_(True)
+    z = model_latent(cfg.model, restarts, device, gen).requires_grad_(True)
     y = torch.arange(restarts, device=device) % classes if classes else None
     opt = torch.optim.Adam([z], lr=lr)
 

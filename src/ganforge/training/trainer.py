@@ -25,7 +25,7 @@ from ..errors import GanforgeError
 from ..models.conditioning import generator_conditional
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
-from .latent import sample_latent
+from .latent import model_latent
 from .distributed import SINGLE, Dist, all_reduce_mean_, any_rank, average_gradients, barrier
 from .precision import Precision
 from .rng import rng_state, set_rng_state
@@ -99,8 +99,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ the step
     def latent(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        m = self.cfg.model
-        return sample_latent(n, m.latent_dim, m.latent_dist, self.device, generator or self.latent_gen)
+        return model_latent(self.cfg.model, n, self.device, generator or self.latent_gen)
 
     @property
     def sampling_generator(self) -> nn.Module:

@@ -22,10 +22,11 @@ def save_scatter(points, path: str | Path, centers=None, title: str = "", real=N
     if real is not None:
         r = np.asarray(real)
         ax.scatter(r[:, 0], r[:, 1], s=2, c="0.75", label="real", linewidths=0)
-    ax.scatter(pts[:, 0], pts[:, 1], s=3, c="tab:blue", alpha=0.6, label="generated", linewidths=0)
+    # the generated points on top: a G whose modes are sharp puts them right on the centres' markers
+    ax.scatter(pts[:, 0], pts[:, 1], s=3, c="tab:blue", alpha=0.6, label="generated", linewidths=0, zorder=3)
     if centers is not None:
         c = np.asarray(centers)
-        ax.scatter(c[:, 0], c[:, 1], s=60, c="tab:red", marker="x", label="true modes")
+        ax.scatter(c[:, 0], c[:, 1], s=60, c="tab:red", marker="x", linewidths=1, label="true modes", zorder=2)
         span = np.abs(c).max() * 1.5 + 0.5
         ax.set_xlim(-span, span)
         ax.set_ylim(-span, span)
