@@ -32,6 +32,9 @@ def test_the_first_k_entries_are_a_uniform_one_hot_code_and_the_rest_is_unchange
     # uniform: each category 1000 +- 3 std of a binomial (about 28)
     assert (counts - n / k).abs().max() < 3 * (n / k * (1 - 1 / k)) ** 0.5, counts
     assert torch.equal(plain, draw(n, dim, dist, 0))  # no categories: as before, seeded
+    g = torch.Generator()
+    g.manual_seed(0)
+    assert torch.equal(sample_latent(n, dim, dist, "cpu", g, k, category_scale=4.0), torch.cat([4 * code, z[:, k:]], 1))
 
 
 def test_config_errors():
@@ -39,6 +42,8 @@ def test_config_errors():
         validate(small_config(model={"latent_categories": 4}))
     with pytest.raises(GanforgeError, match="'model.latent_categories' must be >= 0"):
         validate(small_config(model={"latent_categories": -1}))
+    with pytest.raises(GanforgeError, match="'model.latent_category_scale' must be > 0"):
+        validate(small_config(model={"latent_categories": 2, "latent_category_scale": 0.0}))
 
 
 def test_training_sampling_and_export_use_the_categories():
@@ -62,3 +67,5 @@ def test_training_sampling_and_export_use_the_categories():
     assert after * 5 <= before, (before, after)  # it learns the ring with a categorical latent as well
     assert _latent_description(cfg.model) == "entries 0..7: one-hot code of a uniform category of 8; the rest standard normal"
     assert _latent_description(small_config().model) == "standard normal"
+    assert _latent_description(small_config(model={"latent_categories": 2, "latent_category_scale": 4.0}).model) == (
+        "entries 0..1: one-hot code (hot entry 4) of a uniform category of 2; the rest standard normal")

@@ -86,4 +86,5 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
 def _latent_description(mcfg) -> str:
     dist = "standard normal" if mcfg.latent_dist == "normal" else "uniform [-1, 1]"
     k = mcfg.latent_categories
-    return dist if not k else f"entries 0..{k - 1}: one-hot code of a uniform category of {k}; the rest {dist}"
+    hot = "" if mcfg.latent_category_scale == 1 else f" (hot entry {mcfg.latent_category_scale:g})"
+    return dist if not k else f"entries 0..{k - 1}: one-hot code{hot} of a uniform category of {k}; the rest {dist}"

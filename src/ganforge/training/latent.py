@@ -14,17 +14,18 @@ LATENTS.register("uniform")(  # in [-1, 1]
 
 
 def sample_latent(n: int, dim: int, dist: str, device, generator: torch.Generator | None = None,
-                  categories: int = 0) -> torch.Tensor:
+                  categories: int = 0, category_scale: float = 1.0) -> torch.Tensor:
     """n latent vectors of size ``dim`` from ``dist``; with ``categories`` K > 0 their first K entries are
-    replaced by the one-hot code of a category drawn uniformly from K (the continuous draw comes first,
-    so the other entries are the same as without categories)."""
+    replaced by the one-hot code (hot entry ``category_scale``) of a category drawn uniformly from K (the
+    continuous draw comes first, so the other entries are the same as without categories)."""
     z = LATENTS.get(dist)(n, dim, device, generator)
     if categories:
         k = torch.randint(0, categories, (n,), generator=generator, device=device)
-        z[:, :categories] = torch.nn.functional.one_hot(k, categories).to(z.dtype)
+        z[:, :categories] = torch.nn.functional.one_hot(k, categories).to(z.dtype) * category_scale
     return z
 
 
 def model_latent(mcfg, n: int, device, generator: torch.Generator | None = None) -> torch.Tensor:
     """n latent vectors as a model config (``cfg.model``) defines them."""
-    return sample_latent(n, mcfg.latent_dim, mcfg.latent_dist, device, generator, mcfg.latent_categories)
+    return sample_latent(n, mcfg.latent_dim, mcfg.latent_dist, device, generator, mcfg.latent_categories,
+                         mcfg.latent_category_scale)
