@@ -94,9 +94,13 @@ def main() -> None:
     (out_dir / "results.json").write_text(json.dumps({"rows": rows, "overrides": args.overrides, "semi_error_pct": semi,
                                                       "supervised_error_pct": sup}, indent=2) + "\n")
     lines = ["| seed | semi-supervised GAN: test error | supervised only: test error | FID of G |", "|---:|---:|---:|---:|"]
-    lines += [f"| {r['seed']} | {100 * r['semi_error']:.2f}% | {100 * r.get('supervised_error', float('nan')):.2f}% | "
+    def pct(v):  # --no-baseline: the baseline was not run
+        return "not run" if v is None else f"{100 * v:.2f}%"
+
+    lines += [f"| {r['seed']} | {100 * r['semi_error']:.2f}% | {pct(r.get('supervised_error'))} | "
               f"{r['fid']:.2f} |" for r in rows]
-    lines.append(f"| mean +- std | **{semi[0]:.2f}% +- {semi[1]:.2f}** | {sup[0]:.2f}% +- {sup[1]:.2f} | |")
+    sup_mean = "not run" if args.no_baseline else f"{sup[0]:.2f}% +- {sup[1]:.2f}"
+    lines.append(f"| mean +- std | **{semi[0]:.2f}% +- {semi[1]:.2f}** | {sup_mean} | |")
     (out_dir / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
