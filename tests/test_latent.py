@@ -14,10 +14,10 @@ from ganforge.training.latent import sample_latent
 from ganforge.training.trainer import Trainer
 
 
-def draw(n, dim, dist, categories, seed=0):
+def draw(n, dim, dist, categories, scale=1.0, seed=0):
     g = torch.Generator()
     g.manual_seed(seed)
-    return sample_latent(n, dim, dist, "cpu", g, categories)
+    return sample_latent(n, dim, dist, "cpu", g, categories, scale)
 
 
 @pytest.mark.parametrize("dist", ["normal", "uniform"])
@@ -32,9 +32,7 @@ def test_the_first_k_entries_are_a_uniform_one_hot_code_and_the_rest_is_unchange
     # uniform: each category 1000 +- 3 std of a binomial (about 28)
     assert (counts - n / k).abs().max() < 3 * (n / k * (1 - 1 / k)) ** 0.5, counts
     assert torch.equal(plain, draw(n, dim, dist, 0))  # no categories: as before, seeded
-    g = torch.Generator()
-    g.manual_seed(0)
-    assert torch.equal(sample_latent(n, dim, dist, "cpu", g, k, category_scale=4.0), torch.cat([4 * code, z[:, k:]], 1))
+    assert torch.equal(draw(n, dim, dist, k, scale=4.0), torch.cat([4 * code, z[:, k:]], 1))
 
 
 def test_config_errors():
