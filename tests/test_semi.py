@@ -185,6 +185,35 @@ def test_fixed_weight_norm_scale_keeps_hidden_weight_vectors_at_their_norm(fake_
     assert len(trained) == 2 * len(linears) + 3  # each hidden layer: v and bias; the head: g, v and bias
 
 
+def test_batch_shift_norm_learns_a_shift_and_no_scale(fake_mnist):
+    """model.g.norm=batch_shift (their G's batch_norm(g=None)): each batch norm has a bias and no
+    weight, normalises each feature to mean = bias and unit variance, the bias trains, and the
+    distributed engine's synchronised batch norm computes the same in one process."""
+    from ganforge.training.distributed import SyncBatchNorm
+
+    cfg = load_config(None, SEMI + ["model.g.norm=batch_shift", "train.steps=3"])
+    exp = build_experiment(cfg, progress=False)
+    named = [(n, m) for n, m in exp.G.named_modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(named) == 1 and all(m.weight is None and m.bias is not None for _, m in named)
+    state = exp.G.state_dict()
+    assert all(f"{n}.weight" not in state and f"{n}.bias" in state for n, _ in named)
+    bns = [m for _, m in named]
+    bn = bns[0]
+    bias = bn.bias.detach().clone()
+    Trainer(exp).run()
+    assert not torch.equal(bn.bias, bias)  # the shift learns
+    with torch.no_grad():
+        bn.bias.copy_(torch.linspace(-1, 1, bn.num_features))
+        x = torch.randn(64, bn.num_features) * 3 + 2
+        bn.train()
+        y = bn(x)
+        want = (x - x.mean(0)) / torch.sqrt(x.var(0, unbiased=False) + bn.eps) + bn.bias
+        torch.testing.assert_close(y, want, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(SyncBatchNorm(bn)(x), want, rtol=1e-4, atol=1e-4)
+    with pytest.raises(GanforgeError, match="batch_shift"):
+        load_config(None, SEMI + ["model.g.norm=batchshift"])
+
+
 def test_semi_run_trains_resumes_and_eval_reports_d_accuracy(fake_mnist, tmp_path, capsys):
     run = tmp_path / "semi"
     assert main(["train", *SEMI, "train.steps=30", "log.every=10", "log.checkpoint_every=20", "--run-dir", str(run)]) == 0

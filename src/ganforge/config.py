@@ -50,7 +50,9 @@ class NetConfig:
     activation: str = "relu"  # relu | leaky_relu | tanh | elu
     negative_slope: float = 0.2  # for leaky_relu
     dropout: float = 0.0
-    norm: str = "none"  # none | batch | layer (layer: e.g. a WGAN-GP critic, where batch norm is wrong)
+    # none | batch | batch_shift (batch norm with a learned shift, no scale: Salimans et al.'s semi-supervised G)
+    # | layer (layer: e.g. a WGAN-GP critic, where batch norm is wrong)
+    norm: str = "none"
     spectral_norm: bool = False  # spectral normalization of every weight layer (Miyato et al. 2018)
     output: str = "none"  # G: tanh | sigmoid | none; D: always raw logits
     pack: int = 1  # D only: PacGAN packing (D judges `pack` samples at once)
@@ -414,10 +416,10 @@ def validate(cfg: Config) -> None:
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
         )
     # batch norm needs at least 2 samples per batch (D sees batch / pack packed samples)
-    if cfg.model.g.norm == "batch" and cfg.data.batch_size < 2:
+    if cfg.model.g.norm in ("batch", "batch_shift") and cfg.data.batch_size < 2:
         raise GanforgeError("data.batch_size=1 cannot train a generator with batch norm (model.g.norm=batch); "
                             "use data.batch_size >= 2 or model.g.norm=none")
-    if cfg.model.d.norm == "batch" and cfg.data.batch_size // cfg.model.d.pack < 2:
+    if cfg.model.d.norm in ("batch", "batch_shift") and cfg.data.batch_size // cfg.model.d.pack < 2:
         raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
                             "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
     _validate_eval(cfg)

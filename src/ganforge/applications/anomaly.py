@@ -150,7 +150,7 @@ def fit_encoder(source, steps: int | None = None, kimg: float | None = None, bat
     dcfg = copy.deepcopy(cfg.data)
     dcfg.labels_per_class = 0
     dcfg.batch_size = batch_size or (previous["batch_size"] if previous else cfg.data.batch_size)
-    if dcfg.batch_size < 2 and cfg.model.d.norm == "batch":
+    if dcfg.batch_size < 2 and cfg.model.d.norm in ("batch", "batch_shift"):
         raise GanforgeError("--batch-size must be >= 2 for an encoder with batch norm")
     data = build_data(dcfg, seed, dev, progress=progress)
     step = 0

@@ -17,7 +17,7 @@ ACTIVATIONS.register("tanh")(lambda negative_slope: nn.Tanh())
 ACTIVATIONS.register("elu")(lambda negative_slope: nn.ELU())
 ACTIVATIONS.register("softplus")(lambda negative_slope: nn.Softplus())  # the semi-supervised GAN's G
 
-NORMS = ("none", "batch", "layer")  # see norm_layer
+NORMS = ("none", "batch", "batch_shift", "layer")  # see norm_layer
 OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
 
 
@@ -40,15 +40,20 @@ def activation(name: str, negative_slope: float = 0.2) -> nn.Module:
 
 
 def norm_layer(norm: str, channels: int, spatial: bool) -> nn.Module | None:
-    """``norm`` (a NetConfig.norm): ``batch`` -> BatchNorm1d/2d; ``layer`` -> LayerNorm over features
-    (GroupNorm(1, C) for maps); ``none`` -> None. ``spatial``: the input is a (N, C, H, W) map."""
+    """``norm`` (a NetConfig.norm): ``batch`` -> BatchNorm1d/2d; ``batch_shift`` -> the same with a
+    learned shift but no scale (Salimans et al.'s semi-supervised G, their ``batch_norm(g=None)``);
+    ``layer`` -> LayerNorm over features (GroupNorm(1, C) for maps); ``none`` -> None. ``spatial``:
+    the input is a (N, C, H, W) map."""
     if norm == "none":
         return None
-    if norm == "batch":
-        return nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
+    if norm in ("batch", "batch_shift"):
+        bn = nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
+        if norm == "batch_shift":
+            bn.weight = None  # no scale parameter (state dict without 'weight'); the bias stays
+        return bn
     if norm == "layer":
         return nn.GroupNorm(1, channels) if spatial else nn.LayerNorm(channels)
-    raise GanforgeError(f"unknown norm '{norm}'; use none, batch or layer")
+    raise GanforgeError(f"unknown norm '{norm}'; use none, batch, batch_shift or layer")
 
 
 class GaussianNoise(nn.Module):

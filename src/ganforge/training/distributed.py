@@ -177,8 +177,10 @@ class SyncBatchNorm(nn.Module):
         centred = xf - mean.view(shape)
         var = all_reduce(centred.pow(2).mean(dims)) / world
         y = centred * torch.rsqrt(var.view(shape) + self.eps)
-        if self.affine:
-            y = y * self.weight.view(shape) + self.bias.view(shape)
+        if self.weight is not None:  # None: norm=batch_shift (a shift, no scale)
+            y = y * self.weight.view(shape)
+        if self.bias is not None:
+            y = y + self.bias.view(shape)
         if self.track_running_stats:
             with torch.no_grad():
                 n = x.numel() // x.shape[1] * world
