@@ -8,8 +8,8 @@ from ganforge's own loss functions):
 - ``gan1d``: trains configs/gan1d.toml (runs/theory/gan1d) and puts four moments of its training
   side by side (docs/images/theory_gan1d.png), as Goodfellow et al. 2014's figure 1; the GIF of
   every frame is docs/images/theory_gan1d.gif.
-- ``collapse``: ring8 over training for a plain GAN (no packing, constant learning rate, no
-  R1/EMA) beside the ring8 preset (runs/theory/ring8_plain, runs/theory/ring8):
+- ``collapse``: ring8 over training for a plain GAN (a 2-D normal latent, no packing, constant
+  learning rate, no R1/EMA) beside the ring8 preset (runs/theory/ring8_plain, runs/theory/ring8):
   docs/images/theory_mode_collapse.png.
 """
 
@@ -84,12 +84,13 @@ def gan1d() -> None:
 def collapse() -> None:
     plain = train_preset("ring8", ROOT / "runs" / "theory" / "ring8_plain",
                          ["model.d.pack=1", "optim.schedule=constant", "loss.r1_gamma=0", "train.ema_kimg=0",
-                          "model.g.norm=none", "train.steps=10000", "log.sample_every=1000"])
+                          "model.g.norm=none", "model.latent_categories=0", "model.latent_dim=2",
+                          "train.steps=10000", "log.sample_every=1000"])
     results = ROOT / "runs" / "results" / "ring8"  # benchmarks/results.py's run of the same preset, if any
     preset = results if (results / "checkpoints" / "last.pt").exists() else train_preset("ring8", ROOT / "runs" / "theory" / "ring8")
     last = int(frames(preset, [10**9])[0].stem.split("_")[1])
-    out = strip([("plain GAN\n(no packing, constant lr,\nno R1 / EMA)", frames(plain, [1000, 2000, 4000, 6000, 8000])),
-                 ("ring8 preset\n(packing 2, lr decay,\nR1 0.1, EMA)", frames(preset, [2000, 4000, 6000, 20000, last]))],
+    out = strip([("plain GAN\n(2-D normal latent,\nno packing, constant lr,\nno R1 / EMA)", frames(plain, [1000, 2000, 4000, 6000, 8000])),
+                 ("ring8 preset\n(16 latent categories,\npacking 2, lr decay,\nR1 0.1, EMA)", frames(preset, [2000, 4000, 6000, 20000, last]))],
                 IMAGES / "theory_mode_collapse.png")
     print(out)
 
