@@ -55,7 +55,7 @@ def test_semi_config_errors():
                        (["loss.semi_real=unlabelled"], "model.conditioning=semi"),
                        (["loss.feature_real=current"], "loss.feature_matching=true"),
                        (["loss.feature_matching=true", "loss.feature_layer=last"], "not one of head, clean"),
-                       (["loss.feature_matching=true", "loss.feature_real=fresh"], "not one of d_step, current")):
+                       (["loss.feature_matching=true", "loss.feature_real=later"], "not one of d_step, current, fresh")):
         with pytest.raises(GanforgeError, match=words):
             load_config(None, bad)
     with pytest.raises(GanforgeError, match="labelled data set"):
@@ -122,6 +122,38 @@ def test_semi_real_unlabelled_and_the_current_feature_target_by_hand(fake_mnist)
     _, g_loss = loss.generator(D, fake, None)
     assert torch.allclose(loss.real_features, after, atol=1e-6)
     assert g_loss.item() == pytest.approx((seen[1].mean(0) - after).square().mean().item(), rel=1e-5)
+
+
+def test_fresh_feature_target_is_the_next_real_batch_under_d_after_its_step(fake_mnist, tmp_path):
+    """loss.feature_real=fresh: before each G step the trainer draws the next real batch of the
+    stream; G's target is the mean feature of its unlabelled rows under D after its step (their
+    code's second permutation, trainx_unl2), not of the D step's batch; resuming gives the same
+    weights as training straight through."""
+    cfg = load_config(None, SEMI + ["model.d.noise=0.0", "loss.semi_real=unlabelled", "loss.feature_real=fresh",
+                                    "train.steps=4"])
+    exp = build_experiment(cfg, progress=False)
+    stream = build_experiment(cfg, progress=False).data  # the same seeded stream, to read ahead
+    trainer = Trainer(exp)
+    trainer.train_step()
+    d_batch, _ = stream.next()
+    fresh, y = stream.next()
+    unl = y == -1
+    with torch.no_grad(), head_input(exp.D) as seen:
+        exp.D(fresh[unl])
+        exp.D(d_batch[unl])
+    assert torch.allclose(exp.loss.real_features, seen[0].mean(0), atol=1e-6)
+    assert not torch.allclose(exp.loss.real_features, seen[1].mean(0), atol=1e-4)  # not the D step's batch
+    assert torch.equal(exp.data.next()[0], stream.next()[0])  # two batches a step, no more
+    straight = tmp_path / "straight"
+    assert main(["train", *SEMI, "loss.feature_real=fresh", "train.steps=6", "--run-dir", str(straight)]) == 0
+    part = tmp_path / "part"
+    assert main(["train", *SEMI, "loss.feature_real=fresh", "train.steps=3", "--run-dir", str(part)]) == 0
+    assert main(["train", "--resume", str(part), "train.steps=6"]) == 0
+    a = torch.load(straight / "checkpoints" / "last.pt", weights_only=False)
+    b = torch.load(part / "checkpoints" / "last.pt", weights_only=False)
+    for key in ("g", "d"):
+        for name, value in a[key].items():
+            assert torch.equal(value, b[key][name]), (key, name)
 
 
 def test_clean_features_are_taken_before_the_last_noise_layer(fake_mnist):

@@ -105,7 +105,9 @@ class LossConfig:
     augment_kimg: float = 100.0  # adaptive: thousands of images for p to move from 0 to 1
     feature_matching: bool = False  # G matches the mean of D's last features on real data (Salimans et al. 2016)
     feature_distance: str = "squared"  # feature matching's mean over features of: squared | abs (their MNIST code) differences
-    feature_real: str = "d_step"  # feature matching's real mean from: d_step (D before its step) | current (D after it)
+    # feature matching's real mean from: d_step (the D step's batch, D before its step) | current (that
+    # batch, D after its step) | fresh (the next real batch, D after its step)
+    feature_real: str = "d_step"
     feature_layer: str = "head"  # features matched: head (what D's head receives) | clean (before D's last noise layer)
     semi_real: str = "all"  # semi-supervised D's GAN term and feature target on: all real rows | unlabelled ones
 

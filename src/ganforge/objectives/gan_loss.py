@@ -27,8 +27,10 @@ D_STATS = ("d_loss", "d_real", "d_fake", "d_penalty", "d_class_loss")
 FEATURE_DISTANCES = ("squared", "abs")  # loss.feature_distance
 # loss.feature_real: where feature matching's real mean E h(x) comes from. d_step: the D step's real
 # pass (D before its update, no extra forward pass); current: a pass of that real batch through D as
-# it is after its update, in the G step (Salimans et al.'s code: both means under the same D)
-FEATURE_REALS = ("d_step", "current")
+# it is after its update, in the G step (Salimans et al.'s code: both means under the same D); fresh:
+# as current, but on the next real batch of the data stream, one D has not just been trained on
+# (their code's second permutation of the unlabelled set, trainx_unl2)
+FEATURE_REALS = ("d_step", "current", "fresh")
 # loss.feature_layer: head = what D's output head receives; clean = the same features before D's
 # last Gaussian noise layer (Salimans et al.'s code matches layers[-3], before that noise)
 FEATURE_LAYERS = ("head", "clean")
@@ -81,7 +83,7 @@ class GANLoss:
         self.feature_layer = lcfg.feature_layer
         self.semi_real = lcfg.semi_real
         self.real_features: torch.Tensor | None = None  # feature matching: E h(x) of the last D step
-        self._feature_batch = None  # feature_real=current: (real rows, labels) of the last D step
+        self._feature_batch = None  # feature_real=current/fresh: (real rows, labels) to measure in the G step
         self.precision = precision  # training.precision.Precision; None = fp32 without autocast
         self.augment = (Augment(lcfg.augment, lcfg.augment_p, lcfg.augment_target, lcfg.augment_kimg)
                         if lcfg.augment else None)  # DiffAugment of everything D sees
@@ -95,6 +97,23 @@ class GANLoss:
 
     def _full(self):
         return self.precision.full() if self.precision is not None else contextlib.nullcontext()
+
+    @property
+    def wants_feature_batch(self) -> bool:
+        """True when the G step needs a real batch of its own (``loss.feature_real=fresh``): the
+        trainer draws one and hands it to :meth:`feature_batch` before each G step."""
+        return self.feature_matching and self.feature_real == "fresh"
+
+    def _target_rows(self, y_real):
+        """The real rows the GAN term and the feature target see (None: all of them)."""
+        return (y_real == UNLABELLED) if self.conditioning == "semi" and self.semi_real == "unlabelled" else None
+
+    def feature_batch(self, real: torch.Tensor, y_real) -> None:
+        """``loss.feature_real=fresh``: the real batch whose features the next G step matches."""
+        if self.augment is not None:
+            real = self.augment(real)
+        rows = self._target_rows(y_real)
+        self._feature_batch = (real, y_real) if rows is None else (real[rows], y_real[rows])
 
     def prepare_real(self, real: torch.Tensor) -> torch.Tensor:
         """The real batch as D should see it (with requires_grad when R1 is due this step)."""
@@ -121,7 +140,7 @@ class GANLoss:
                     real_logits, real_cls = D(real, y_real, return_classes=True)
                     fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
         # semi_real=unlabelled: the GAN term and the feature target see the unlabelled rows alone
-        rows = (y_real == UNLABELLED) if self.conditioning == "semi" and self.semi_real == "unlabelled" else None
+        rows = self._target_rows(y_real)
         if self.feature_matching:  # the G step matches these (the real batch's features under this D)
             features = seen[0].detach() if rows is None else seen[0].detach()[rows]
             self.real_features = features.float().mean(0)
@@ -162,7 +181,7 @@ class GANLoss:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
         if self.augment is not None:
             fake = self.augment(fake)  # G learns through the same augmentations D sees
-        if self.feature_matching and self.feature_real == "current" and self._feature_batch is not None:
+        if self.feature_matching and self.feature_real != "d_step" and self._feature_batch is not None:
             real, y_real = self._feature_batch
             self._feature_batch = None
             with torch.no_grad(), head_input(D, self.feature_layer) as seen_real, self._autocast():

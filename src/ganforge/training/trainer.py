@@ -146,6 +146,9 @@ class Trainer:
 
     def g_step(self, fake, y_fake) -> None:
         self.D.requires_grad_(False)  # gradients flow through D to G only
+        if self.loss.wants_feature_batch:  # loss.feature_real=fresh: G's feature target on a batch of its own
+            real, y_real = self.data.next()
+            self.loss.feature_batch(real, y_real if self.labelled else None)
         total, g_loss = self.loss.generator(self.D, fake, y_fake)
         self.opt_g.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_g, "g")
