@@ -418,10 +418,12 @@ def validate(cfg: Config) -> None:
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
         )
     # batch norm needs at least 2 samples per batch (D sees batch / pack packed samples)
-    if cfg.model.g.norm in ("batch", "batch_shift") and cfg.data.batch_size < 2:
+    from .models.layers import BATCH_NORMS
+
+    if cfg.model.g.norm in BATCH_NORMS and cfg.data.batch_size < 2:
         raise GanforgeError(f"data.batch_size=1 cannot train a generator with batch norm (model.g.norm="
                             f"{cfg.model.g.norm}); use data.batch_size >= 2 or model.g.norm=none")
-    if cfg.model.d.norm in ("batch", "batch_shift") and cfg.data.batch_size // cfg.model.d.pack < 2:
+    if cfg.model.d.norm in BATCH_NORMS and cfg.data.batch_size // cfg.model.d.pack < 2:
         raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
                             "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
     _validate_eval(cfg)

@@ -31,6 +31,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from ..models.layers import BATCH_NORMS
 from ..objectives.gan_loss import head_input
 from ..data.batches import to_unit
 from ..viz import to_uint8
@@ -150,7 +151,7 @@ def fit_encoder(source, steps: int | None = None, kimg: float | None = None, bat
     dcfg = copy.deepcopy(cfg.data)
     dcfg.labels_per_class = 0
     dcfg.batch_size = batch_size or (previous["batch_size"] if previous else cfg.data.batch_size)
-    if dcfg.batch_size < 2 and cfg.model.d.norm in ("batch", "batch_shift"):
+    if dcfg.batch_size < 2 and cfg.model.d.norm in BATCH_NORMS:
         raise GanforgeError("--batch-size must be >= 2 for an encoder with batch norm")
     data = build_data(dcfg, seed, dev, progress=progress)
     step = 0

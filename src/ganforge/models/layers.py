@@ -18,6 +18,7 @@ ACTIVATIONS.register("elu")(lambda negative_slope: nn.ELU())
 ACTIVATIONS.register("softplus")(lambda negative_slope: nn.Softplus())  # the semi-supervised GAN's G
 
 NORMS = ("none", "batch", "batch_shift", "layer")  # see norm_layer
+BATCH_NORMS = ("batch", "batch_shift")  # the norms that need >= 2 samples per batch
 OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
 
 
@@ -46,7 +47,7 @@ def norm_layer(norm: str, channels: int, spatial: bool) -> nn.Module | None:
     the input is a (N, C, H, W) map."""
     if norm == "none":
         return None
-    if norm in ("batch", "batch_shift"):
+    if norm in BATCH_NORMS:
         bn = nn.BatchNorm2d(channels) if spatial else nn.BatchNorm1d(channels)
         if norm == "batch_shift":
             bn.weight = None  # no scale parameter (state dict without 'weight'); the bias stays
