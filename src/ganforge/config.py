@@ -123,6 +123,9 @@ class OptimConfig:
     # square root, about eps = 1e-4 in PyTorch's form: steps shrink once a weight's gradients are tiny
     eps: float = 1e-8
     weight_decay: float = 0.0
+    # adam: one fused kernel for all of a model's weights (PyTorch's fused=True, CPU and CUDA); false: the
+    # per-tensor loop (bit-identical to runs before 2026-11-28; fused differs in the last bits)
+    fused: bool = True
     schedule: str = "constant"  # constant | linear (linear decay to 0 at the end of training)
     decay_start: float = 0.0  # linear: fraction of training after which the decay starts
 

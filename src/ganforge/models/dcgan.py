@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import activation, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
+from .layers import Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -84,7 +84,7 @@ class DCGANDiscriminator(nn.Module):
                        None if i == 0 else norm_layer(net.norm, c, spatial=True),
                        activation(net.activation, net.negative_slope)]
             if net.dropout > 0:
-                layers.append(nn.Dropout(net.dropout))
+                layers.append(Dropout(net.dropout))
             c_in, c = c, c * 2
         self.features = _seq(*layers)
         self.mbstd = minibatch_std(net, c_in)  # None when model.d.mbstd_group = 0
@@ -104,4 +104,4 @@ class DCGANDiscriminator(nn.Module):
         h = self.features(x)
         if self.mbstd is not None:
             h = self.mbstd(h)
-        return self.head(h.flatten(1), y, return_classes)
+        return self.head(flatten_features(h), y, return_classes)

@@ -1,5 +1,5 @@
 """Shared building blocks: activations, normalization layers, spectral normalization, the image
-geometry of the conv architectures, minibatch standard deviation."""
+geometry of the conv architectures, minibatch standard deviation, dropout."""
 
 from __future__ import annotations
 
@@ -20,6 +20,63 @@ ACTIVATIONS.register("softplus")(lambda negative_slope: nn.Softplus())  # the se
 NORMS = ("none", "batch", "batch_shift", "layer")  # see norm_layer
 BATCH_NORMS = ("batch", "batch_shift")  # the norms that need >= 2 samples per batch
 OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
+
+
+class Dropout(nn.Module):
+    """Inverted dropout, as ``nn.Dropout`` (zero each entry with probability p while training, scale
+    the rest by the inverse of the keep probability), faster on the CPU: ``nn.Dropout``'s
+    ``bernoulli_`` draws one random number per entry and made dropout a third of the demo's step
+    time. Here each 64-bit random integer gives four 15-bit ones, an entry is kept when its 15-bit
+    number is below round((1 - p) * 32768), and kept entries are scaled by 32768 over that threshold
+    (so the keep probability is 1 - p to within 1/65536, and the layer is unbiased exactly).
+    Forward and backward together: 3.8x faster than ``nn.Dropout`` on a 64 x 32 x 14 x 14 batch.
+    Other devices use ``F.dropout``."""
+
+    def __init__(self, p: float):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise GanforgeError(f"dropout must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return nn.functional.dropout(x, self.p, True)
+        threshold = max(1, round((1.0 - self.p) * 32768))
+        n = x.numel()
+        bits = torch.empty((n + 3) // 4, dtype=torch.int64).random_().view(torch.int16)[:n]
+        # laid out as x is (channels_last included): a mask in another memory format slows the product
+        dense = x.is_contiguous() or x.is_contiguous(memory_format=torch.channels_last)
+        bits = bits.as_strided(x.shape, x.stride()) if dense else bits.view(x.shape)
+        return x * (((bits & 0x7FFF) < threshold).to(x.dtype) * (32768.0 / threshold))
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class _FlattenChannelsLast(torch.autograd.Function):
+    """``h.flatten(1)`` of a channels_last feature map whose gradient goes back channels_last: plain
+    ``flatten`` hands the layers below a contiguous (NCHW) gradient beside their channels_last
+    activations, and mixed memory formats take PyTorch's slow elementwise paths (the demo D's last
+    ``leaky_relu_backward`` measured 10x slower that way)."""
+
+    @staticmethod
+    def forward(ctx, h):
+        ctx.shape = h.shape
+        return h.flatten(1)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.shape).contiguous(memory_format=torch.channels_last)
+
+
+def flatten_features(h: torch.Tensor) -> torch.Tensor:
+    """B x C x H x W features -> B x (C*H*W) in NCHW order, whatever h's memory format; the gradient
+    comes back in h's format (see :class:`_FlattenChannelsLast`)."""
+    if h.dim() == 4 and h.shape[1] > 1 and not h.is_contiguous() and h.is_contiguous(memory_format=torch.channels_last):
+        return _FlattenChannelsLast.apply(h)
+    return h.flatten(1)
 
 
 class ScaledSigmoid(nn.Module):

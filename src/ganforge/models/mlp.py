@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, label_input, run_layers
-from .layers import GaussianNoise, activation, norm_layer, output_layer, normalize_weights
+from .layers import Dropout, GaussianNoise, activation, norm_layer, output_layer, normalize_weights
 
 
 def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
@@ -24,7 +24,7 @@ def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None
             layers.append(norm_module)
         layers.append(activation(net.activation, net.negative_slope))
         if net.dropout > 0:
-            layers.append(nn.Dropout(net.dropout))
+            layers.append(Dropout(net.dropout))
         in_dim = out_dim
     return layers, in_dim
 
