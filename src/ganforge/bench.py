@@ -111,6 +111,7 @@ def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300,
     cfg = load_config(config, overrides)
     cfg.log.progress = False
     extras = [name for name, on in (("model.conditioning=none", cfg.model.conditioning != "none"),
+                                    ("model.latent_info=false", cfg.model.latent_info),
                                     ("loss.gp_weight=0", cfg.loss.gp_weight), ("loss.r1_gamma=0", cfg.loss.r1_gamma),
                                     ("train.ema_kimg=0", cfg.train.ema_kimg)) if on]
     if extras:

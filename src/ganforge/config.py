@@ -79,6 +79,10 @@ class ModelConfig:
     # the value of the code's hot entry: above 1, the category outweighs the continuous entries in G's
     # first layer (grid25: scale 4 100% high quality, scale 1 89%)
     latent_category_scale: float = 1.0
+    # InfoGAN (Chen et al. 2016): D gets a second head, Q, that predicts the latent category of a fake
+    # sample; D (with Q) and G both minimise its cross-entropy (weight loss.info_weight), so each
+    # category must make samples that can be told apart. Needs latent_categories and no conditioning.
+    latent_info: bool = False
     # conv architectures: channels_last memory format. Measured faster here (2-core CPU, dcgan_mnist):
     # width 32 fp32 +9%, bf16 +6%; width 128 fp32 +13%, bf16 +23%. MLPs ignore it.
     channels_last: bool = True
@@ -98,6 +102,7 @@ class LossConfig:
     r1_gamma: float = 0.0  # R1 penalty gamma on real data (Mescheder et al. 2018); 0 = off
     r1_every: int = 1  # lazy R1: apply every k discriminator steps, scaled by k (StyleGAN2)
     aux_weight: float = 1.0  # AC-GAN: weight of the class cross-entropy (on real and fake, for D; on fake, for G)
+    info_weight: float = 1.0  # model.latent_info (InfoGAN): weight of Q's category cross-entropy, for D and G (their lambda)
     aux_fake_d: bool = True  # AC-GAN: D's class loss includes fake samples (the original); false = real only
     augment: list[str] = field(default_factory=list)  # DiffAugment of D's inputs: any of translation, cutout, color
     augment_p: float = 1.0  # probability of each augmentation per image (the start value when adaptive)
@@ -342,7 +347,7 @@ _RANGES = [
       "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size"),
      lambda v: v >= 1, ">= 1"),
     (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
-      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight",
+      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories"),
      lambda v: v >= 0, ">= 0"),
@@ -414,6 +419,14 @@ def validate(cfg: Config) -> None:
         raise GanforgeError("model.d.mbstd_group (minibatch std) is for the conv discriminators (dcgan, resnet)")
     if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:
         raise GanforgeError(f"loss.real_label (label smoothing) does not apply to the {cfg.loss.name} loss; leave it at 1.0")
+    if cfg.model.latent_info:
+        if cfg.model.latent_categories < 2:
+            raise GanforgeError("model.latent_info (InfoGAN) predicts the latent category: set model.latent_categories "
+                                "to 2 or more (and model.latent_dim to the categories plus the continuous entries)")
+        if cfg.model.conditioning != "none":
+            raise GanforgeError("model.latent_info (InfoGAN) is for unconditional models; set model.conditioning=none")
+        if cfg.model.d.pack > 1:
+            raise GanforgeError("model.latent_info (InfoGAN) needs one sample per D input; set model.d.pack=1")
     if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
         raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
     if cfg.data.batch_size % cfg.model.d.pack:

@@ -112,12 +112,20 @@ def label_input(mcfg, num_classes: int) -> LabelInput | None:
     return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
 
 
-class OutputHead(nn.Module):
-    """D's last layer on features h (N x feat_dim), as ``conditioning`` (``model.conditioning``) says."""
+def info_categories(mcfg) -> int:
+    """The number of latent categories D's InfoGAN head predicts (0: no such head)."""
+    return mcfg.latent_categories if getattr(mcfg, "latent_info", False) else 0
 
-    def __init__(self, conditioning: str, num_classes: int, feat_dim: int):
+
+class OutputHead(nn.Module):
+    """D's last layer on features h (N x feat_dim), as ``conditioning`` (``model.conditioning``) says;
+    with ``info_categories`` K > 0 (``model.latent_info``), also InfoGAN's Q: K logits of the latent
+    category, returned as the class logits of an unconditional D."""
+
+    def __init__(self, conditioning: str, num_classes: int, feat_dim: int, info_categories: int = 0):
         super().__init__()
         self.conditioning = conditioning
+        self.info = nn.Linear(feat_dim, info_categories) if info_categories else None
         if conditioning == "semi":  # K class logits; the real/fake logit is their logsumexp
             self.classes = nn.Linear(feat_dim, num_classes)
             return
@@ -139,5 +147,7 @@ class OutputHead(nn.Module):
                 raise GanforgeError("the projection discriminator needs labels")
             out = out + (self.embed(y) * h).sum(dim=1)
         if return_classes:
+            if self.info is not None:
+                return out, self.info(h)
             return out, (self.aux(h) if self.conditioning == "acgan" else None)
         return out

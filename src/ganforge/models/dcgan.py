@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, conditional_norm, label_input, run_layers
+from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
 from .layers import Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
 
 
@@ -89,7 +89,7 @@ class DCGANDiscriminator(nn.Module):
         self.features = _seq(*layers)
         self.mbstd = minibatch_std(net, c_in)  # None when model.d.mbstd_group = 0
         c_head = c_in + (net.mbstd_channels if self.mbstd is not None else 0)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base, info_categories(mcfg))
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, conditional_norm, label_input, run_layers
+from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
 from .layers import Dropout, GaussianNoise, activation, norm_layer, output_layer, normalize_weights
 
 
@@ -78,7 +78,7 @@ class MLPDiscriminator(nn.Module):
                     noisy.append(GaussianNoise(net.noise))
             layers = noisy
         self.net = nn.Sequential(*layers)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim, info_categories(mcfg))
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, apply_layer, conditional_norm, label_input
+from .conditioning import OutputHead, apply_layer, conditional_norm, info_categories, label_input
 from .layers import activation, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
 
 
@@ -143,7 +143,7 @@ class ResNetDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.mbstd = minibatch_std(net, width)  # None when model.d.mbstd_group = 0
         self.feat_dim = width + (net.mbstd_channels if self.mbstd is not None else 0)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim)
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim, info_categories(mcfg))
         normalize_weights(self, net)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -3,7 +3,8 @@
 :class:`GANLoss` combines the adversarial objective (``loss.name``), the discriminator penalties
 (gradient penalty, lazy R1), AC-GAN's class loss (cross-entropy on raw class logits), the
 semi-supervised GAN's class loss (cross-entropy on the labelled rows of the real batch, label -1 =
-unlabelled) and feature matching for G (``loss.feature_matching``, Salimans et al. 2016). The
+unlabelled), InfoGAN's category loss (cross-entropy of D's Q head on the fake batch's latent
+categories, which the trainer passes in place of fake labels) and feature matching for G (``loss.feature_matching``, Salimans et al. 2016). The
 trainer only fetches data, calls :meth:`GANLoss.discriminator` / :meth:`GANLoss.generator`, steps
 the optimizers and logs the returned statistics, so autocast, DDP, new penalties and new
 conditionings touch this module alone.
@@ -71,8 +72,10 @@ def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor, dista
 
 
 class GANLoss:
-    def __init__(self, lcfg, conditioning: str = "none", precision=None):
+    def __init__(self, lcfg, conditioning: str = "none", precision=None, info: bool = False):
         self.objective = build_objective(lcfg)
+        self.info = info  # model.latent_info: y_fake holds the fake batch's latent categories
+        self.info_weight = lcfg.info_weight
         self.penalties = Penalties(lcfg)
         self.aux_weight = lcfg.aux_weight
         self.aux_fake_d = lcfg.aux_fake_d
@@ -157,6 +160,9 @@ class GANLoss:
             if bool(labelled.any()):
                 class_loss = F.cross_entropy(real_cls.float()[labelled], y_real[labelled])
                 total = total + self.aux_weight * class_loss
+        elif self.info:  # InfoGAN: Q (and D's shared layers) learn the category of each fake sample
+            class_loss = F.cross_entropy(fake_cls.float(), y_fake)
+            total = total + self.info_weight * class_loss
         elif real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
             class_loss = F.cross_entropy(real_cls.float(), y_real)
             if self.aux_fake_d:
@@ -196,6 +202,8 @@ class GANLoss:
             g_loss = self.objective.g_loss(g_logits.float())
         if g_cls is None or self.conditioning == "semi":
             total = g_loss
+        elif self.info:  # G makes each latent category recognisable to Q
+            total = g_loss + self.info_weight * F.cross_entropy(g_cls.float(), y_fake)
         else:
             total = g_loss + self.aux_weight * F.cross_entropy(g_cls.float(), y_fake)
         return total, g_loss.detach()
@@ -205,7 +213,7 @@ class GANLoss:
         names = ["d_loss", "d_real", "d_fake"]
         if self.penalties.active:
             names.append("d_penalty")
-        if self.conditioning in ("acgan", "semi"):
+        if self.conditioning in ("acgan", "semi") or self.info:
             names.append("d_class_loss")
         return tuple(names)
 
@@ -230,4 +238,4 @@ class GANLoss:
 
 
 def build_loss(cfg, precision=None) -> GANLoss:
-    return GANLoss(cfg.loss, cfg.model.conditioning, precision)
+    return GANLoss(cfg.loss, cfg.model.conditioning, precision, info=cfg.model.latent_info)

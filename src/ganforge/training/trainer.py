@@ -80,6 +80,8 @@ class Trainer:
         self.total_steps = planned_steps(self.cfg, self.data.batches_per_epoch)
         self.conditional = generator_conditional(self.cfg.model)  # G takes labels
         self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
+        # InfoGAN (model.latent_info): the loss gets each fake sample's latent category in place of a label
+        self.info_categories = self.cfg.model.latent_categories if self.cfg.model.latent_info else 0
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
         self.d_ema = EMA(self.D, tc.d_ema_kimg, self.cfg.data.batch_size) if tc.d_ema_kimg > 0 else None
@@ -122,6 +124,8 @@ class Trainer:
             y_fake = y_fake[part] if y_fake is not None else None
             with torch.set_grad_enabled(i == d_steps - 1), self.precision.autocast():
                 fake = self.G_train(z, y_fake).float()  # the last fake batch is reused by the G step
+            if self.info_categories:
+                y_fake = z[:, :self.info_categories].argmax(1)
             self.d_step(real, y_real, fake.detach(), y_fake)
         self.g_step(fake, y_fake)
         if self.ema is not None:
