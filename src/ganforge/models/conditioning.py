@@ -114,7 +114,7 @@ def label_input(mcfg, num_classes: int) -> LabelInput | None:
 
 def info_categories(mcfg) -> int:
     """The number of latent categories D's InfoGAN head predicts (0: no such head)."""
-    return mcfg.latent_categories if getattr(mcfg, "latent_info", False) else 0
+    return mcfg.latent_categories if mcfg.latent_info else 0
 
 
 class OutputHead(nn.Module):

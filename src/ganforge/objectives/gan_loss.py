@@ -4,8 +4,8 @@
 (gradient penalty, lazy R1), AC-GAN's class loss (cross-entropy on raw class logits), the
 semi-supervised GAN's class loss (cross-entropy on the labelled rows of the real batch, label -1 =
 unlabelled), InfoGAN's category loss (cross-entropy of D's Q head on the fake batch's latent
-categories, which the trainer passes in place of fake labels) and feature matching for G (``loss.feature_matching``, Salimans et al. 2016). The
-trainer only fetches data, calls :meth:`GANLoss.discriminator` / :meth:`GANLoss.generator`, steps
+categories, which the trainer passes in place of fake labels) and feature matching for G
+(``loss.feature_matching``, Salimans et al. 2016). The trainer only fetches data, calls :meth:`GANLoss.discriminator` / :meth:`GANLoss.generator`, steps
 the optimizers and logs the returned statistics, so autocast, DDP, new penalties and new
 conditionings touch this module alone.
 """

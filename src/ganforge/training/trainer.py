@@ -22,7 +22,7 @@ from torch import nn
 
 from ..config import Config, to_dict
 from ..errors import GanforgeError
-from ..models.conditioning import generator_conditional
+from ..models.conditioning import generator_conditional, info_categories
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
 from .latent import model_latent
@@ -81,7 +81,7 @@ class Trainer:
         self.conditional = generator_conditional(self.cfg.model)  # G takes labels
         self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
         # InfoGAN (model.latent_info): the loss gets each fake sample's latent category in place of a label
-        self.info_categories = self.cfg.model.latent_categories if self.cfg.model.latent_info else 0
+        self.info_categories = info_categories(self.cfg.model)
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
         self.d_ema = EMA(self.D, tc.d_ema_kimg, self.cfg.data.batch_size) if tc.d_ema_kimg > 0 else None
