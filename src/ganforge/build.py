@@ -33,6 +33,19 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
+def self_condition(data, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label the images of ``data`` (an in-memory image source) with their k-means clusters; returns them
+    and the clusters' centres."""
+    from .data.clusters import cluster_labels
+
+    if not hasattr(data, "relabel"):
+        raise GanforgeError("model.clusters needs an in-memory image data set (mnist, fashion_mnist, "
+                            "stacked_mnist, folder)")
+    labels, centers = cluster_labels(data.images, k, seed)
+    data.relabel(labels, k)
+    return labels, centers
+
+
 def build_experiment(cfg: Config, device: torch.device | None = None, progress: bool = True,
                      dist: Dist = SINGLE) -> Experiment:
     """Everything a training needs; ``dist`` (a torchrun rank) shards the data and syncs the models."""
@@ -50,7 +63,11 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     data.shard(dist.slice(cfg.data.batch_size))
     if data_device != device:
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
+    if cfg.model.clusters:  # a self-conditioned GAN: the images' k-means clusters are their labels
+        clusters, centers = self_condition(data, cfg.model.clusters, cfg.seed)
     G = build_generator(cfg.model, data.info).to(device)
+    if cfg.model.clusters:
+        G.set_clusters(torch.bincount(clusters, minlength=cfg.model.clusters), centers)
     D = build_discriminator(cfg.model, data.info).to(device)
     if dist.active:
         if cfg.model.sync_bn:

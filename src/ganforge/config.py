@@ -87,6 +87,12 @@ class ModelConfig:
     # width 32 fp32 +9%, bf16 +6%; width 128 fp32 +13%, bf16 +23%. MLPs ignore it.
     channels_last: bool = True
     conditioning: str = "none"  # none | acgan | projection | semi (labels from the data set)
+    # K > 0: a self-conditioned GAN (Liu et al. 2020, "cluster-conditioned"): the training images are
+    # put in K k-means clusters of their pixels, and G and D are conditioned on the cluster (the labels
+    # of model.conditioning = acgan | projection are then the clusters, not the data set's labels).
+    # G picks its cluster from z (its first entry, through the inverse CDF of the clusters' sizes), so
+    # it is unconditional to the user and draws each cluster as often as the data has it.
+    clusters: int = 0
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
     sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
@@ -427,6 +433,8 @@ def validate(cfg: Config) -> None:
             raise GanforgeError("model.latent_info (InfoGAN) is for unconditional models; set model.conditioning=none")
         if cfg.model.d.pack > 1:
             raise GanforgeError("model.latent_info (InfoGAN) needs one sample per D input; set model.d.pack=1")
+    if cfg.model.clusters:
+        _validate_clusters(cfg, data_info(cfg.data).kind)
     if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
         raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
     if cfg.data.batch_size % cfg.model.d.pack:
@@ -443,6 +451,21 @@ def validate(cfg: Config) -> None:
         raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
                             "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
     _validate_eval(cfg)
+
+
+def _validate_clusters(cfg: Config, data_kind: str) -> None:
+    """A self-conditioned GAN (``model.clusters``) needs image data, a conditioning whose G takes labels, and
+    nothing else that decides G's labels."""
+    m = cfg.model
+    if m.clusters < 2:
+        raise GanforgeError(f"model.clusters must be 0 (off) or 2 or more, got {m.clusters}")
+    if m.conditioning not in ("acgan", "projection"):
+        raise GanforgeError("model.clusters conditions G and D on k-means clusters of the images: set "
+                            "model.conditioning to acgan or projection (the clusters are its labels)")
+    if data_kind != "image":
+        raise GanforgeError(f"model.clusters clusters images; {cfg.data.name} is not an image data set")
+    if m.latent_categories:
+        raise GanforgeError("model.clusters picks G's cluster from z's first entry; set model.latent_categories=0")
 
 
 def _validate_labels(cfg: Config, num_classes: int) -> None:

@@ -8,7 +8,7 @@ that an uninterrupted run would have seen.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
@@ -85,6 +85,13 @@ class InMemoryBatches:
     def shard(self, part: slice) -> None:
         """Return only ``part`` of every global batch (data-parallel ranks: disjoint slices)."""
         self.part = part
+
+    def relabel(self, labels: torch.Tensor, num_classes: int) -> None:
+        """Replace the labels (one per image, in 0..num_classes-1): a self-conditioned GAN's clusters."""
+        if labels.shape != (len(self.images),):
+            raise ValueError(f"relabel needs {len(self.images)} labels, got shape {tuple(labels.shape)}")
+        self.labels = labels.to(self.device)
+        self.info = replace(self.info, num_classes=num_classes)
 
     def send_to(self, target: torch.device | str) -> None:
         """Batches go to ``target`` (the training device) while the images stay where they are."""

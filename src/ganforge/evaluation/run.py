@@ -45,6 +45,10 @@ def load_discriminator(cfg, state, averaged: bool = False):
         D.load_state_dict(state[key])
     except (RuntimeError, KeyError) as exc:
         raise GanforgeError(f"discriminator weights do not match the run's config ({str(exc).splitlines()[0][:120]})") from None
+    if cfg.model.clusters:  # a self-conditioned D judges an image against its nearest cluster
+        from ..models.conditioning import ClusterLabelled
+
+        D = ClusterLabelled(D, state["g"]["centers"])
     return D.eval()
 
 

@@ -22,11 +22,13 @@ the same signature). Every one is built the same way, ``REGISTRY.get(arch)(mcfg,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
 from ..registry import Registry
-from .conditioning import check_conditioning
+from .conditioning import ClusterConditioned, check_conditioning
 from .dcgan import DCGANDiscriminator, DCGANGenerator
 from .mlp import MLPDiscriminator, MLPGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
@@ -46,12 +48,24 @@ def _memory_format(model: nn.Module, mcfg) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if mcfg.channels_last else model
 
 
+def _model_info(mcfg, info):
+    """The data info the nets are built for: a self-conditioned GAN's classes are its clusters."""
+    return replace(info, num_classes=mcfg.clusters) if mcfg.clusters else info
+
+
 def build_generator(mcfg, info) -> nn.Module:
+    info = _model_info(mcfg, info)
     check_conditioning(mcfg, info.num_classes)
-    return _memory_format(GENERATORS.get(mcfg.g.arch)(mcfg, info), mcfg)
+    G = _memory_format(GENERATORS.get(mcfg.g.arch)(mcfg, info), mcfg)
+    if not mcfg.clusters:
+        return G
+    from ..data.clusters import feature_dim
+
+    return ClusterConditioned(G, mcfg.clusters, mcfg.latent_dist, feature_dim(info.shape))
 
 
 def build_discriminator(mcfg, info) -> nn.Module:
+    info = _model_info(mcfg, info)
     check_conditioning(mcfg, info.num_classes)
     return _memory_format(DISCRIMINATORS.get(mcfg.d.arch)(mcfg, info), mcfg)
 

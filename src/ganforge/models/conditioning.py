@@ -28,7 +28,13 @@ LABEL_INPUTS = ("multiply", "concat")  # model.g_label
 
 
 def generator_conditional(mcfg) -> bool:
-    """Whether G takes labels (AC-GAN, projection); a semi-supervised GAN's G does not."""
+    """Whether the user gives G labels (AC-GAN, projection); a semi-supervised GAN's G does not, nor does a
+    self-conditioned one (``model.clusters``), which picks its own cluster from z."""
+    return mcfg.conditioning in G_CONDITIONINGS and not mcfg.clusters
+
+
+def _g_takes_labels(mcfg) -> bool:
+    """Whether G's network has label inputs (a self-conditioned G's are fed by :class:`ClusterConditioned`)."""
     return mcfg.conditioning in G_CONDITIONINGS
 
 
@@ -84,7 +90,7 @@ class ConditionalBatchNorm(nn.Module):
 def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
     """G's norm layer: conditional batch norm when ``model.g_cbn`` is on (with conditioning), else
     ``model.g.norm``. For G only: D's norm layers are plain ``norm_layer(mcfg.d.norm, ...)``."""
-    if generator_conditional(mcfg) and mcfg.g_cbn:
+    if _g_takes_labels(mcfg) and mcfg.g_cbn:
         if mcfg.g.norm != "batch":
             raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{mcfg.g.norm}'")
         return ConditionalBatchNorm(channels, num_classes, spatial)
@@ -107,9 +113,68 @@ def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -
 
 def label_input(mcfg, num_classes: int) -> LabelInput | None:
     """G's label input, or None when G is unconditional (it then takes z alone)."""
-    if not generator_conditional(mcfg):
+    if not _g_takes_labels(mcfg):
         return None
     return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
+
+
+def uniform_of_latent(z0: torch.Tensor, latent_dist: str) -> torch.Tensor:
+    """A latent entry mapped to a uniform number in [0, 1] by its distribution's CDF."""
+    if latent_dist == "uniform":  # in [-1, 1]
+        return (z0.float() + 1.0) / 2.0
+    return 0.5 * (1.0 + torch.erf(z0.float() / 2.0 ** 0.5))
+
+
+class ClusterConditioned(nn.Module):
+    """A self-conditioned generator (``model.clusters``): ``net``, a G conditioned on K clusters, fed the
+    cluster that z's first entry picks. The entry goes through its CDF to a uniform number u, and u through
+    the inverse CDF of ``prior`` (the clusters' shares of the training images, a buffer saved with G), so
+    clusters come as often as in the data and G is a function of z alone. The trainer also gives ``y``
+    explicitly (the same clusters, from :meth:`clusters_of`)."""
+
+    def __init__(self, net: nn.Module, clusters: int, latent_dist: str, feature_dim: int = 1):
+        super().__init__()
+        self.net = net
+        self.latent_dist = latent_dist
+        self.register_buffer("prior", torch.full((clusters,), 1.0 / clusters))
+        # the k-means centres (in ganforge.data.clusters' pixel features): any image's cluster, for evaluation
+        self.register_buffer("centers", torch.zeros(clusters, feature_dim))
+
+    def set_clusters(self, counts: torch.Tensor, centers: torch.Tensor | None = None) -> None:
+        """The clusters' shares, from their image counts (K,), and their centres (K x feature_dim)."""
+        counts = torch.as_tensor(counts, dtype=torch.float64)
+        if counts.shape != self.prior.shape or (counts < 0).any() or counts.sum() <= 0:
+            raise GanforgeError(f"cluster counts must be {len(self.prior)} non-negative numbers, not all 0")
+        self.prior.copy_((counts / counts.sum()).to(self.prior))
+        if centers is not None:
+            self.centers.copy_(centers)
+
+    def clusters_of(self, z: torch.Tensor) -> torch.Tensor:
+        """The cluster (N,) each latent vector (N x latent_dim) picks."""
+        cdf = torch.cumsum(self.prior.double(), 0)
+        u = uniform_of_latent(z[:, 0], self.latent_dist).double()
+        return torch.searchsorted(cdf, u, right=True).clamp_(max=self.prior.shape[0] - 1)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(z, self.clusters_of(z) if y is None else y)
+
+
+class ClusterLabelled(nn.Module):
+    """A self-conditioned run's D for evaluation: an image without a label gets its nearest k-means
+    cluster (``centers``, from the run's generator) as its label."""
+
+    def __init__(self, D: nn.Module, centers: torch.Tensor):
+        super().__init__()
+        self.D = D
+        self.pack = getattr(D, "pack", 1)
+        self.register_buffer("centers", centers.detach().clone())
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
+        if y is None:
+            from ..data.clusters import nearest_cluster
+
+            y = nearest_cluster(x, self.centers)[::self.pack]
+        return self.D(x, y, return_classes)
 
 
 def info_categories(mcfg) -> int:

@@ -108,11 +108,14 @@ class Trainer:
         """The generator to show and evaluate: the EMA copy when there is one."""
         return self.ema.model if self.ema is not None else self.G
 
-    def fake_labels(self, n: int) -> torch.Tensor | None:
-        """Uniform random class labels for conditional generators (None when unconditional)."""
+    def fake_labels(self, z: torch.Tensor) -> torch.Tensor | None:
+        """Labels for a batch of latents ``z``: uniform random classes for conditional generators, the
+        clusters that z picks for a self-conditioned one (``model.clusters``), None when unconditional."""
+        if self.cfg.model.clusters:
+            return self.G.clusters_of(z)
         if not self.conditional:
             return None
-        return torch.randint(self.num_classes, (n,), generator=self.latent_gen, device=self.device)
+        return torch.randint(self.num_classes, (len(z),), generator=self.latent_gen, device=self.device)
 
     def train_step(self) -> None:
         """One generator step: ``train.d_steps`` D steps, then a G step, EMA and schedulers."""
@@ -120,8 +123,9 @@ class Trainer:
         part = self.dist.slice(batch)  # a data-parallel rank's share of the global batch
         for i in range(d_steps):
             real, y_real = self.fetch()
-            z, y_fake = self.latent(batch)[part], self.fake_labels(batch)
-            y_fake = y_fake[part] if y_fake is not None else None
+            z = self.latent(batch)
+            y_fake = self.fake_labels(z)
+            z, y_fake = z[part], (y_fake[part] if y_fake is not None else None)
             with torch.set_grad_enabled(i == d_steps - 1), self.precision.autocast():
                 fake = self.G_train(z, y_fake).float()  # the last fake batch is reused by the G step
             if self.info_categories:

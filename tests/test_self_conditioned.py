@@ -1,0 +1,169 @@
+"""model.clusters: a self-conditioned GAN. The training images get k-means cluster labels, G and D are
+conditioned on them, and G picks its cluster from z's first entry at the clusters' data frequencies."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import small_config
+from ganforge.build import build_experiment
+from ganforge.cli import main
+from ganforge.config import validate
+from ganforge.data.clusters import cluster_features, cluster_labels, kmeans
+from ganforge.errors import GanforgeError
+from ganforge.models.conditioning import ClusterConditioned, generator_conditional
+from ganforge.sampling import load_generator_and_state
+from ganforge.training.run import resume, train
+from ganforge.training.trainer import Trainer
+
+SC = {"data": {"name": "mnist", "batch_size": 16},
+      "model": {"conditioning": "acgan", "clusters": 6, "g_cbn": True,
+                "g": {"hidden": [32], "output": "tanh", "norm": "batch"}, "d": {"hidden": [32]}},
+      "log": {"n_samples": 12}}
+
+
+def test_kmeans_finds_separated_blobs_and_is_seeded():
+    g = torch.Generator().manual_seed(0)
+    centers = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    truth = torch.arange(4).repeat_interleave(torch.tensor([50, 100, 150, 200]))
+    x = centers[truth] + 0.5 * torch.randn(len(truth), 2, generator=g)
+    assign, found = kmeans(x, 4, seed=3)
+    # one found cluster per true blob, whatever its number
+    pairs = set(zip(truth.tolist(), assign.tolist()))
+    assert len(pairs) == 4 and len({a for _, a in pairs}) == 4
+    for k in range(4):  # each centre is its members' mean
+        assert torch.allclose(found[k], x[assign == k].mean(0), atol=1e-5)
+    assert torch.equal(kmeans(x, 4, seed=3)[0], assign)
+    with pytest.raises(GanforgeError, match="between 2 and the number of images"):
+        kmeans(x, 1)
+
+
+def test_kmeans_lowers_the_within_cluster_sum_against_its_start():
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(300, 5, generator=g)
+    assign, centers = kmeans(x, 8, seed=0, iters=30)
+    wcss = ((x - centers[assign]) ** 2).sum()
+    one_step = kmeans(x, 8, seed=0, iters=1)
+    assert wcss < ((x - one_step[1][one_step[0]]) ** 2).sum()
+    # every point sits with its nearest centre (Lloyd's fixed point)
+    assert torch.equal(assign, torch.cdist(x, centers).argmin(1))
+
+
+def test_cluster_features_scale_and_downsample():
+    imgs = torch.full((3, 3, 100, 100), 255, dtype=torch.uint8)
+    f = cluster_features(imgs)
+    assert f.shape == (3, 3 * 25 * 25) and torch.allclose(f, torch.ones_like(f))  # 100 -> 4x4 areas -> 25
+    assert cluster_features(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).shape == (2, 784)
+
+
+@pytest.mark.parametrize("dist", ["normal", "uniform"])
+def test_g_draws_clusters_at_the_prior_from_z(dist):
+    net = torch.nn.Identity()
+    G = ClusterConditioned(net, 3, dist)
+    G.set_clusters(torch.tensor([20, 50, 30]))
+    assert torch.allclose(G.prior, torch.tensor([0.2, 0.5, 0.3]))
+    gen = torch.Generator().manual_seed(0)
+    n = 200_000
+    z = torch.randn(n, 4, generator=gen) if dist == "normal" else torch.rand(n, 4, generator=gen) * 2 - 1
+    k = G.clusters_of(z)
+    freq = torch.bincount(k, minlength=3).double() / n
+    se = (0.25 / n) ** 0.5
+    assert torch.allclose(freq, torch.tensor([0.2, 0.5, 0.3], dtype=torch.float64), atol=5 * se)
+    assert torch.equal(G.clusters_of(z), k)  # a function of z
+    # the cluster is monotone in z's first entry: the inverse CDF of the prior
+    order = torch.argsort(z[:, 0])
+    assert (k[order].diff() >= 0).all()
+    with pytest.raises(GanforgeError, match="3 non-negative numbers"):
+        G.set_clusters(torch.tensor([1, 2]))
+
+
+def test_experiment_labels_data_with_clusters_and_g_is_unconditional(fake_mnist):
+    cfg = small_config(**SC)
+    assert not generator_conditional(cfg.model)
+    exp = build_experiment(cfg, progress=False)
+    want, centers = cluster_labels(exp.data.images, 6, cfg.seed)
+    assert torch.equal(exp.data.labels, want) and exp.data.info.num_classes == 6
+    assert torch.allclose(exp.G.prior, torch.bincount(want, minlength=6).float() / len(want))
+    assert torch.equal(exp.G.centers, centers) and centers.shape == (6, 784)
+    assert exp.D.head.aux.out_features == 6  # AC-GAN's class head predicts the cluster
+    assert exp.G(torch.randn(5, cfg.model.latent_dim)).shape == (5, 1, 28, 28)  # no labels needed
+
+
+def test_trainer_gives_g_and_d_the_clusters_z_picks(fake_mnist):
+    cfg = small_config(**SC)
+    exp = build_experiment(cfg, progress=False)
+    trainer = Trainer(exp)
+    seen = []
+    orig = exp.loss.discriminator
+
+    def spy(D, real, y_real, fake, y_fake):
+        seen.append((y_real, y_fake))
+        return orig(D, real, y_real, fake, y_fake)
+
+    exp.loss.discriminator = spy
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    z = torch.randn(16, cfg.model.latent_dim, generator=gen)  # the trainer's latent stream, replayed
+    trainer.train_step()
+    y_real, y_fake = seen[0]
+    assert torch.equal(y_fake, exp.G.clusters_of(z))
+    assert y_real is not None and y_real.max() < 6  # real labels are clusters, not digits
+
+
+def test_run_samples_evaluates_and_resumes_as_unconditional(fake_mnist, capsys):
+    sections = dict(SC, train={"steps": 12}, log={"every": 1, "checkpoint_every": 0, "n_samples": 12})
+    full, _, _ = train(small_config(**sections), run_dir="full")
+    sections["train"] = {"steps": 6}
+    half, _, _ = train(small_config(**sections), run_dir="half")
+    resume(half, ["train.steps=12"])
+    a = [json.loads(x) for x in Path("full/metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in Path("half/metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in b] == list(range(1, 13))
+    for x, y in zip(a, b):
+        assert x["d_loss"] == pytest.approx(y["d_loss"], abs=1e-6) and x["g_loss"] == pytest.approx(y["g_loss"], abs=1e-6)
+        assert x["d_class_loss"] == pytest.approx(y["d_class_loss"], abs=1e-6)
+    G, _, _ = load_generator_and_state(full)
+    assert isinstance(G, ClusterConditioned) and abs(float(G.prior.sum()) - 1) < 1e-6
+    assert main(["sample", "full", "--n", "8", "--out", "s.npz"]) == 0
+    assert "labels" not in np.load("s.npz")  # unconditional to the user
+    assert main(["sample", "full", "--n", "8", "--label", "2", "--out", "t.npz"]) == 2
+    assert "needs a conditional run" in capsys.readouterr().err
+    assert main(["eval", "full", "--n", "64", "--metrics", "fid,class_freq"]) == 0
+    assert main(["eval", "full", "--n", "64"]) == 0  # the defaults include D's AGE: images get their nearest cluster
+    assert main(["export", "full", "--out", "g.pt"]) == 0
+    z = torch.randn(7, 4)
+    with torch.no_grad():
+        assert torch.allclose(torch.jit.load("g.pt")(z), G(z), atol=1e-5)  # the cluster choice travels with G
+
+
+def test_config_errors():
+    with pytest.raises(GanforgeError, match="set model.conditioning to acgan or projection"):
+        validate(small_config(data={"name": "mnist"}, model={"clusters": 10}))
+    with pytest.raises(GanforgeError, match="ring8 is not an image data set"):
+        validate(small_config(model={"clusters": 10, "conditioning": "acgan"}))
+    with pytest.raises(GanforgeError, match="2 or more"):
+        validate(small_config(data={"name": "mnist"}, model={"clusters": 1, "conditioning": "acgan"}))
+    with pytest.raises(GanforgeError, match="set model.latent_categories=0"):
+        validate(small_config(data={"name": "mnist"}, model={"clusters": 10, "conditioning": "acgan",
+                                                              "latent_dim": 12, "latent_categories": 4}))
+
+
+def test_evaluation_d_labels_images_by_their_nearest_cluster():
+    from ganforge.config import ModelConfig, NetConfig
+    from ganforge.data.batches import DataInfo
+    from ganforge.data.clusters import nearest_cluster
+    from ganforge.models import build_discriminator
+    from ganforge.models.conditioning import ClusterLabelled
+
+    torch.manual_seed(0)
+    mcfg = ModelConfig(conditioning="projection", clusters=3, d=NetConfig(arch="dcgan", width=8))
+    D = build_discriminator(mcfg, DataInfo("image", (1, 28, 28), 10)).eval()
+    assert D.head.embed.num_embeddings == 3
+    centers = torch.stack([torch.zeros(784), torch.ones(784), torch.full((784,), 0.5)])
+    x = torch.stack([torch.full((1, 28, 28), v) for v in (-1.0, 1.0, 0.1, 0.9)])  # pixels 0, 1, 0.55, 0.95
+    assert nearest_cluster(x, centers).tolist() == [0, 1, 2, 1]
+    wrapped = ClusterLabelled(D, centers)
+    with torch.no_grad():
+        assert torch.equal(wrapped(x), D(x, torch.tensor([0, 1, 2, 1])))
