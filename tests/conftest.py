@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -95,3 +96,21 @@ def small_config(**sections) -> Config:
         else:
             base[key] = value
     return config_from_dict(base)
+
+
+def assert_resume_is_exact(sections: dict, steps: int = 12, keys=("d_loss", "g_loss")) -> tuple[Path, Path]:
+    """Train ``steps`` steps in one go ("full") and half of them plus a resume ("half"); every logged
+    ``keys`` value must agree to 1e-6. Returns both run directories."""
+    from ganforge.training.run import resume, train
+
+    sections = dict(sections, train={"steps": steps}, log={**sections.get("log", {}), "every": 1, "checkpoint_every": 0})
+    full, _, _ = train(small_config(**sections), run_dir="full")
+    half, _, _ = train(small_config(**dict(sections, train={"steps": steps // 2})), run_dir="half")
+    resume(half, [f"train.steps={steps}"])
+    a = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(x) for x in (half / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in b] == list(range(1, steps + 1))
+    for x, y in zip(a, b):
+        for key in keys:
+            assert x[key] == pytest.approx(y[key], abs=1e-6), (x["step"], key)
+    return full, half
