@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist",
-           "hinge64_mnist", "selfcond_mnist", "dcgan_fashion", "hinge64_fashion", "dcgan_stacked_mnist", "hinge64_stacked_mnist",
+           "hinge64_mnist", "selfcond_mnist", "dcgan_fashion", "hinge64_fashion", "selfcond_fashion", "dcgan_stacked_mnist", "hinge64_stacked_mnist",
            "acgan_mnist", "acgan_fashion", "projection_hinge_mnist",
            "ring8", "grid25"]
 PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers as VEEGAN reports them)
