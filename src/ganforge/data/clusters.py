@@ -15,30 +15,22 @@ import torch.nn.functional as F
 from ..errors import GanforgeError
 
 CHUNK = 8192  # rows per distance computation
-
-
 MAX_SIDE = 32  # images are area-averaged down to at most this many pixels a side before clustering
-
-
-def _factor(side: int) -> int:
-    return -(-side // MAX_SIDE) if side > MAX_SIDE else 1
-
-
-def feature_dim(shape: tuple[int, ...]) -> int:
-    """Length of :func:`cluster_features`' vectors for images of ``shape`` (C, H, W)."""
-    c, h, w = shape
-    f = _factor(max(h, w))
-    return c * -(-h // f) * -(-w // f)
 
 
 def cluster_features(images: torch.Tensor) -> torch.Tensor:
     """N x C x H x W images (uint8, or floats in [-1, 1] as G makes them) -> N x D float pixel vectors in
     [0, 1], area-averaged to at most MAX_SIDE a side."""
     x = images.float().div(255.0) if images.dtype == torch.uint8 else (images.float() + 1.0) / 2.0
-    factor = _factor(max(x.shape[-2:]))
+    factor = -(-max(x.shape[-2:]) // MAX_SIDE)  # ceil(side / MAX_SIDE)
     if factor > 1:
         x = F.avg_pool2d(x, factor, ceil_mode=True)
     return x.reshape(len(x), -1)
+
+
+def feature_dim(shape: tuple[int, ...]) -> int:
+    """Length of :func:`cluster_features`' vectors for images of ``shape`` (C, H, W)."""
+    return cluster_features(torch.zeros(1, *shape, dtype=torch.uint8)).shape[1]
 
 
 def nearest_cluster(images: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:

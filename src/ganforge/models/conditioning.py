@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
+from ..training.latent import latent_cdf
 from .layers import norm_layer
 
 CONDITIONINGS = ("none", "acgan", "projection", "semi")  # model.conditioning
@@ -118,13 +119,6 @@ def label_input(mcfg, num_classes: int) -> LabelInput | None:
     return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
 
 
-def uniform_of_latent(z0: torch.Tensor, latent_dist: str) -> torch.Tensor:
-    """A latent entry mapped to a uniform number in [0, 1] by its distribution's CDF."""
-    if latent_dist == "uniform":  # in [-1, 1]
-        return (z0.float() + 1.0) / 2.0
-    return 0.5 * (1.0 + torch.erf(z0.float() / 2.0 ** 0.5))
-
-
 class ClusterConditioned(nn.Module):
     """A self-conditioned generator (``model.clusters``): ``net``, a G conditioned on K clusters, fed the
     cluster that z's first entry picks. The entry goes through its CDF to a uniform number u, and u through
@@ -152,7 +146,7 @@ class ClusterConditioned(nn.Module):
     def clusters_of(self, z: torch.Tensor) -> torch.Tensor:
         """The cluster (N,) each latent vector (N x latent_dim) picks."""
         cdf = torch.cumsum(self.prior.double(), 0)
-        u = uniform_of_latent(z[:, 0], self.latent_dist).double()
+        u = latent_cdf(z[:, 0].float(), self.latent_dist).double()
         return torch.searchsorted(cdf, u, right=True).clamp_(max=self.prior.shape[0] - 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -12,6 +12,19 @@ LATENTS.register("normal")(lambda n, dim, device, generator: torch.randn(n, dim,
 LATENTS.register("uniform")(  # in [-1, 1]
     lambda n, dim, device, generator: torch.rand(n, dim, generator=generator, device=device).mul_(2.0).sub_(1.0))
 
+# each distribution's CDF, for a latent entry read as a uniform number in [0, 1] (model.clusters)
+LATENT_CDFS = {"normal": lambda z: 0.5 * (1.0 + torch.erf(z / 2.0 ** 0.5)),
+               "uniform": lambda z: (z + 1.0) / 2.0}
+
+
+def latent_cdf(z: torch.Tensor, dist: str) -> torch.Tensor:
+    """Entries of z, drawn from ``dist``, mapped through its CDF to uniform numbers in [0, 1]."""
+    if dist not in LATENT_CDFS:
+        from ..errors import GanforgeError
+
+        raise GanforgeError(f"model.latent_dist={dist} has no CDF for model.clusters; use normal or uniform")
+    return LATENT_CDFS[dist](z)
+
 
 def sample_latent(n: int, dim: int, dist: str, device, generator: torch.Generator | None = None,
                   categories: int = 0, category_scale: float = 1.0) -> torch.Tensor:
