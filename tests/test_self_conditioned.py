@@ -9,7 +9,7 @@ from conftest import assert_resume_is_exact, small_config
 from ganforge.build import build_experiment
 from ganforge.cli import main
 from ganforge.config import validate
-from ganforge.data.clusters import cluster_features, cluster_labels, kmeans
+from ganforge.data.clusters import cluster_features, cluster_labels, kmeans, nearest_neighbours, spectral
 from ganforge.errors import GanforgeError
 from ganforge.models.conditioning import ClusterConditioned, generator_conditional
 from ganforge.sampling import load_generator_and_state
@@ -46,6 +46,49 @@ def test_kmeans_lowers_the_within_cluster_sum_against_its_start():
     assert wcss < ((x - one_step[1][one_step[0]]) ** 2).sum()
     # every point sits with its nearest centre (Lloyd's fixed point)
     assert torch.equal(assign, torch.cdist(x, centers).argmin(1))
+
+
+def _rings(n=200, seed=0):
+    """Two concentric rings (radius 1 and 4) with a little noise: k-means cuts them in halves, the
+    nearest-neighbour graph keeps each ring whole."""
+    g = torch.Generator().manual_seed(seed)
+    angle = torch.linspace(0, 2 * torch.pi, n + 1)[:n].repeat(2)  # evenly spread: each ring one connected piece
+    truth = torch.arange(2).repeat_interleave(n)
+    radius = torch.tensor([1.0, 4.0])[truth]
+    x = torch.stack([radius * angle.cos(), radius * angle.sin()], 1) + 0.05 * torch.randn(2 * n, 2, generator=g)
+    return x, truth
+
+
+def test_spectral_clustering_separates_rings_that_kmeans_cuts():
+    x, truth = _rings()
+    assign = spectral(x, 2, seed=0, neighbours=10, dims=2)
+    assert len(set(zip(truth.tolist(), assign.tolist()))) == 2  # each ring exactly one cluster
+    km = kmeans(x, 2, seed=0)[0]
+    assert len(set(zip(truth.tolist(), km.tolist()))) > 2  # k-means cuts the outer ring in halves
+    assert torch.equal(spectral(x, 2, seed=0, neighbours=10, dims=2), assign)  # seeded
+    with pytest.raises(GanforgeError, match="between 2 and the number of images"):
+        spectral(x, 1)
+
+
+def test_nearest_neighbours_match_a_brute_force_search():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(3000, 6, generator=g)  # more rows than one chunk
+    got = nearest_neighbours(x, 5).sort(1).values
+    d = torch.cdist(x, x)
+    d.fill_diagonal_(float("inf"))
+    assert torch.equal(got, d.topk(5, largest=False).indices.sort(1).values)
+
+
+def test_cluster_labels_by_method_give_member_means_as_centres():
+    g = torch.Generator().manual_seed(4)
+    imgs = torch.randint(0, 256, (60, 1, 8, 8), generator=g, dtype=torch.uint8)
+    imgs[30:] //= 4  # two groups by brightness
+    for method in ("kmeans", "spectral"):
+        assign, centers = cluster_labels(imgs, 2, seed=0, method=method)
+        x = cluster_features(imgs)
+        assert set(assign[:30].tolist()) != set(assign[30:].tolist())
+        for k in range(2):
+            assert torch.allclose(centers[k], x[assign == k].mean(0), atol=1e-6)
 
 
 def test_cluster_features_scale_and_downsample():
@@ -134,6 +177,9 @@ def test_config_errors():
     with pytest.raises(GanforgeError, match="set model.latent_categories=0"):
         validate(small_config(data={"name": "mnist"}, model={"clusters": 10, "conditioning": "acgan",
                                                               "latent_dim": 12, "latent_categories": 4}))
+    with pytest.raises(GanforgeError, match="model.cluster_method.*kmeans.*spectral"):
+        validate(small_config(data={"name": "mnist"}, model={"clusters": 10, "conditioning": "acgan",
+                                                              "cluster_method": "dbscan"}))
 
 
 def test_evaluation_d_labels_images_by_their_nearest_cluster():

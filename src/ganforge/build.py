@@ -33,7 +33,7 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
-def self_condition(data, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+def self_condition(data, k: int, seed: int, method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
     """Label the images of ``data`` (an in-memory image source) with their k-means clusters; returns them
     and the clusters' centres."""
     from .data.clusters import cluster_labels
@@ -41,7 +41,7 @@ def self_condition(data, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]
     if not hasattr(data, "relabel"):
         raise GanforgeError("model.clusters needs an in-memory image data set (mnist, fashion_mnist, "
                             "stacked_mnist, folder)")
-    labels, centers = cluster_labels(data.images, k, seed)
+    labels, centers = cluster_labels(data.images, k, seed, method)
     data.relabel(labels, k)
     return labels, centers
 
@@ -64,7 +64,7 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     if data_device != device:
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
     if cfg.model.clusters:  # a self-conditioned GAN: the images' k-means clusters are their labels
-        clusters, centers = self_condition(data, cfg.model.clusters, cfg.seed)
+        clusters, centers = self_condition(data, cfg.model.clusters, cfg.seed, cfg.model.cluster_method)
     G = build_generator(cfg.model, data.info).to(device)
     if cfg.model.clusters:
         G.set_clusters(torch.bincount(clusters, minlength=cfg.model.clusters), centers)
