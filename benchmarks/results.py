@@ -100,7 +100,7 @@ def update_readme(markdown: str) -> None:
 
 
 def regularizers(cfg) -> str:
-    parts = [f"self-conditioned, {cfg.model.clusters} clusters"] if cfg.model.clusters else []
+    parts = [f"self-conditioned, {cfg.model.clusters} {cfg.model.cluster_method} clusters"] if cfg.model.clusters else []
     if cfg.loss.gp_weight:
         parts.append(f"GP {cfg.loss.gp_weight:g}")
     if cfg.loss.r1_gamma:

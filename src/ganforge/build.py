@@ -34,8 +34,8 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
 
 
 def self_condition(data, k: int, seed: int, method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
-    """Label the images of ``data`` (an in-memory image source) with their k-means clusters; returns them
-    and the clusters' centres."""
+    """Label the images of ``data`` (an in-memory image source) with their clusters (``method``: a
+    :data:`~ganforge.data.clusters.CLUSTER_METHODS` word); returns them and the clusters' centres (mean pixels)."""
     from .data.clusters import cluster_labels
 
     if not hasattr(data, "relabel"):
@@ -63,7 +63,7 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     data.shard(dist.slice(cfg.data.batch_size))
     if data_device != device:
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
-    if cfg.model.clusters:  # a self-conditioned GAN: the images' k-means clusters are their labels
+    if cfg.model.clusters:  # a self-conditioned GAN: the images' clusters are their labels
         clusters, centers = self_condition(data, cfg.model.clusters, cfg.seed, cfg.model.cluster_method)
     G = build_generator(cfg.model, data.info).to(device)
     if cfg.model.clusters:

@@ -88,7 +88,7 @@ class ModelConfig:
     channels_last: bool = True
     conditioning: str = "none"  # none | acgan | projection | semi (labels from the data set)
     # K > 0: a self-conditioned GAN (Liu et al. 2020, "cluster-conditioned"): the training images are
-    # put in K k-means clusters of their pixels, and G and D are conditioned on the cluster (the labels
+    # put in K clusters of their pixels (model.cluster_method), and G and D are conditioned on the cluster (the labels
     # of model.conditioning = acgan | projection are then the clusters, not the data set's labels).
     # G picks its cluster from z (its first entry, through the inverse CDF of the clusters' sizes), so
     # it is unconditional to the user and draws each cluster as often as the data has it.
@@ -464,7 +464,7 @@ def _validate_clusters(cfg: Config, data_kind: str) -> None:
     if m.clusters < 2:
         raise GanforgeError(f"model.clusters must be 0 (off) or 2 or more, got {m.clusters}")
     if m.conditioning not in ("acgan", "projection"):
-        raise GanforgeError("model.clusters conditions G and D on k-means clusters of the images: set "
+        raise GanforgeError("model.clusters conditions G and D on clusters of the images: set "
                             "model.conditioning to acgan or projection (the clusters are its labels)")
     if data_kind != "image":
         raise GanforgeError(f"model.clusters clusters images; {cfg.data.name} is not an image data set")

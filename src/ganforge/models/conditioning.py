@@ -131,7 +131,7 @@ class ClusterConditioned(nn.Module):
         self.net = net
         self.latent_dist = latent_dist
         self.register_buffer("prior", torch.full((clusters,), 1.0 / clusters))
-        # the k-means centres (in ganforge.data.clusters' pixel features): any image's cluster, for evaluation
+        # the clusters' mean pixels (ganforge.data.clusters' features): any image's nearest cluster, for evaluation
         self.register_buffer("centers", torch.zeros(clusters, feature_dim))
 
     def set_clusters(self, counts: torch.Tensor, centers: torch.Tensor | None = None) -> None:
@@ -154,8 +154,9 @@ class ClusterConditioned(nn.Module):
 
 
 class ClusterLabelled(nn.Module):
-    """A self-conditioned run's D for evaluation: an image without a label gets its nearest k-means
-    cluster (``centers``, from the run's generator) as its label."""
+    """A self-conditioned run's D for evaluation: an image without a label gets the cluster with the
+    nearest mean (``centers``, from the run's generator) as its label. For k-means clusters this is the
+    training images' own rule; spectral clusters are not convex in pixel space, so there it approximates."""
 
     def __init__(self, D: nn.Module, centers: torch.Tensor):
         super().__init__()
