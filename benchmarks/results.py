@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PRESETS = ["classic_mnist", "mlp_mnist", "demo_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist",
            "hinge64_mnist", "selfcond_mnist", "dcgan_fashion", "hinge64_fashion", "selfcond_fashion", "dcgan_stacked_mnist", "hinge64_stacked_mnist",
+           "selfcond_stacked_mnist",
            "acgan_mnist", "acgan_fashion", "projection_hinge_mnist",
            "ring8", "grid25"]
 PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers as VEEGAN reports them)
@@ -25,7 +26,7 @@ PUBLISHED = {  # PacGAN (Lin et al. 2018) tables 1 and 2 (Stacked MNIST numbers 
     "grid25": "PacGAN table 1: GAN 17.3 modes, 94.8% HQ, rev-KL 0.70; PacGAN2 23.8, 91.3%, 0.13",
     "dcgan_stacked_mnist": "VEEGAN / PacGAN: DCGAN 99 modes, KL 3.40; PacDCGAN2 1000 modes, KL 0.06",
 }
-PUBLISHED["hinge64_stacked_mnist"] = PUBLISHED["dcgan_stacked_mnist"]
+PUBLISHED["hinge64_stacked_mnist"] = PUBLISHED["selfcond_stacked_mnist"] = PUBLISHED["dcgan_stacked_mnist"]
 CURVES = ["classic_mnist", "mlp_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_sn_mnist"]
 
 
@@ -100,7 +101,8 @@ def update_readme(markdown: str) -> None:
 
 
 def regularizers(cfg) -> str:
-    parts = [f"self-conditioned, {cfg.model.clusters} {cfg.model.cluster_method} clusters"] if cfg.model.clusters else []
+    per = " per-channel" if cfg.model.cluster_channels else ""
+    parts = [f"self-conditioned, {cfg.model.clusters}{per} {cfg.model.cluster_method} clusters"] if cfg.model.clusters else []
     if cfg.loss.gp_weight:
         parts.append(f"GP {cfg.loss.gp_weight:g}")
     if cfg.loss.r1_gamma:

@@ -200,3 +200,128 @@ def test_evaluation_d_labels_images_by_their_nearest_cluster():
     wrapped = ClusterLabelled(D, centers)
     with torch.no_grad():
         assert torch.equal(wrapped(x), D(x, torch.tensor([0, 1, 2, 1])))
+
+
+# --- per-channel clusters (model.cluster_channels): stacked MNIST's three digits clustered one by one ---
+
+SC3 = {"data": {"name": "stacked_mnist", "batch_size": 16, "num_samples": 400},
+       "model": {"conditioning": "projection", "clusters": 3, "cluster_channels": True, "g_cbn": True,
+                 "g": {"hidden": [32], "output": "tanh", "norm": "batch"}, "d": {"hidden": [32]}},
+       "log": {"n_samples": 12}}
+
+
+def test_factors_combine_as_stacked_mnist_mode_ids_and_split_back():
+    from ganforge.data.clusters import combine_factors, split_factors
+
+    digits = torch.tensor([[0, 0, 0], [1, 2, 3], [9, 9, 9], [4, 0, 7]])
+    ids = combine_factors(digits, 10)
+    assert ids.tolist() == [0, 123, 999, 407]  # 100 a + 10 b + c, the mode ids of ganforge.data.stacked
+    assert torch.equal(split_factors(ids, 10, 3), digits)
+    k5 = torch.randint(0, 5, (50, 4), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(split_factors(combine_factors(k5, 5), 5, 4), k5)
+    assert combine_factors(k5, 5).max() < 5 ** 4
+
+
+def test_channel_clusters_cluster_each_channel_alone_and_share_one_clustering():
+    from ganforge.data.clusters import channel_cluster_labels, cluster_features, nearest_channel_clusters
+
+    g = torch.Generator().manual_seed(5)
+    pool = torch.randint(0, 256, (40, 1, 8, 8), generator=g, dtype=torch.uint8)
+    pool[20:] //= 4  # one-channel images of two brightness groups
+    pick = torch.randint(0, 40, (30, 3), generator=g)  # each image's 3 channels drawn from the pool, with repeats
+    images = pool[pick].squeeze(2)
+    labels, centers = channel_cluster_labels(images, 2, seed=0, method="spectral")
+    assert labels.shape == (30, 3) and centers.shape == (2, 64)
+    group = (pick >= 20).long()  # each channel's true group
+    assert torch.equal(labels, group) or torch.equal(labels, 1 - group)
+    flat = cluster_features(images.reshape(-1, 1, 8, 8))
+    for k in range(2):  # centres: the mean of the distinct channel images in the cluster
+        members = torch.unique(flat[labels.reshape(-1) == k], dim=0)
+        assert torch.allclose(centers[k], members.mean(0), atol=1e-6)
+    assert torch.equal(nearest_channel_clusters(images, centers), labels)
+
+
+def test_factor_embedding_sums_one_row_per_channel():
+    from ganforge.config import ModelConfig
+    from ganforge.models.conditioning import FactorEmbedding, label_embedding
+
+    torch.manual_seed(0)
+    emb = FactorEmbedding(4, 3, 5)
+    y = torch.tensor([0, 1 * 16 + 2 * 4 + 3, 63])
+    t = emb.tables
+    want = torch.stack([t[0, 0] + t[1, 0] + t[2, 0], t[0, 1] + t[1, 2] + t[2, 3], t[0, 3] + t[1, 3] + t[2, 3]])
+    assert torch.allclose(emb(y), want)
+    assert emb.weight.shape == (64, 5) and torch.allclose(emb.weight[y], want)
+    mcfg = ModelConfig(conditioning="projection", clusters=4, cluster_channels=True)
+    gain = label_embedding(mcfg, 64, 7, fill=1.0)
+    assert isinstance(gain, FactorEmbedding) and torch.allclose(gain(y), torch.ones(3, 7))  # CBN gains start at 1
+    big = label_embedding(mcfg, 64, 20_000, std=0.02)
+    assert big(y[:1]).std().item() == pytest.approx(0.02, rel=0.05)  # the sum has the asked spread
+    assert isinstance(label_embedding(ModelConfig(conditioning="projection"), 10, 7), torch.nn.Embedding)
+
+
+def test_g_draws_each_channels_cluster_from_its_own_entry_of_z():
+    from ganforge.data.clusters import split_factors
+
+    G = ClusterConditioned(torch.nn.Identity(), 2, "normal", factors=3)
+    shares = torch.tensor([[10, 90], [50, 50], [70, 30]])
+    G.set_clusters(shares)
+    assert torch.allclose(G.prior, shares.float() / 100)
+    n = 100_000
+    z = torch.randn(n, 5, generator=torch.Generator().manual_seed(0))
+    per_channel = split_factors(G.clusters_of(z), 2, 3)
+    se = (0.25 / n) ** 0.5
+    assert torch.allclose(per_channel.double().mean(0), torch.tensor([0.9, 0.5, 0.3], dtype=torch.float64), atol=5 * se)
+    for c in range(3):  # channel c's cluster is the inverse CDF of its shares at z's entry c
+        order = torch.argsort(z[:, c])
+        assert (per_channel[order, c].diff() >= 0).all()
+    joint = (per_channel[:, 0] & per_channel[:, 1]).double().mean()  # independent channels
+    assert float(joint) == pytest.approx(0.45, abs=5 * se)
+    with pytest.raises(GanforgeError, match="3 x 2 non-negative"):
+        G.set_clusters(torch.tensor([10, 90]))
+
+
+def test_experiment_with_channel_clusters_labels_combinations_and_resumes(fake_mnist):
+    from ganforge.data.clusters import channel_cluster_labels, combine_factors
+    from ganforge.models.conditioning import FactorEmbedding
+
+    cfg = small_config(**SC3)
+    exp = build_experiment(cfg, progress=False)
+    per_channel, centers = channel_cluster_labels(exp.data.images, 3, cfg.seed)
+    assert torch.equal(exp.data.labels, combine_factors(per_channel, 3)) and exp.data.info.num_classes == 27
+    counts = torch.stack([torch.bincount(col, minlength=3) for col in per_channel.T]).float()
+    assert torch.allclose(exp.G.prior, counts / 400)
+    assert torch.equal(exp.G.centers, centers) and centers.shape == (3, 784)  # one channel's pixels
+    assert isinstance(exp.D.head.embed, FactorEmbedding) and exp.D.head.embed.tables.shape == (3, 3, 32)
+    assert exp.G(torch.randn(5, cfg.model.latent_dim)).shape == (5, 3, 28, 28)
+    full, _ = assert_resume_is_exact(SC3)
+    assert main(["eval", "full", "--n", "48", "--metrics", "modes"]) == 0  # stacked MNIST's mode count
+    assert main(["eval", "full", "--n", "48"]) == 0  # with D's AGE: each channel gets its nearest cluster
+
+
+def test_evaluation_d_labels_each_channel_by_its_nearest_cluster():
+    from ganforge.config import ModelConfig, NetConfig
+    from ganforge.data.batches import DataInfo
+    from ganforge.models import build_discriminator
+    from ganforge.models.conditioning import ClusterLabelled
+
+    torch.manual_seed(0)
+    mcfg = ModelConfig(conditioning="projection", clusters=2, cluster_channels=True, d=NetConfig(arch="dcgan", width=8))
+    D = build_discriminator(mcfg, DataInfo("image", (3, 28, 28), 1000)).eval()
+    centers = torch.stack([torch.zeros(784), torch.ones(784)])
+    x = torch.stack([torch.stack([torch.full((28, 28), v) for v in vals])
+                     for vals in ((-1.0, 1.0, 1.0), (0.9, -0.8, 0.7))])  # channel clusters 011 and 101
+    with torch.no_grad():
+        assert torch.equal(ClusterLabelled(D, centers, channels=True)(x), D(x, torch.tensor([3, 5])))
+
+
+def test_channel_cluster_config_errors():
+    base = {"clusters": 10, "conditioning": "projection", "cluster_channels": True}
+    with pytest.raises(GanforgeError, match="set model.clusters"):
+        validate(small_config(data={"name": "stacked_mnist"}, model={"conditioning": "projection", "cluster_channels": True}))
+    with pytest.raises(GanforgeError, match="set model.conditioning=projection"):
+        validate(small_config(data={"name": "stacked_mnist"}, model=dict(base, conditioning="acgan")))
+    with pytest.raises(GanforgeError, match="mnist images have one"):
+        validate(small_config(data={"name": "mnist"}, model=base))
+    with pytest.raises(GanforgeError, match="latent_dim must be at least 3"):
+        validate(small_config(data={"name": "stacked_mnist"}, model=dict(base, latent_dim=2)))

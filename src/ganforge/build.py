@@ -33,17 +33,23 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
-def self_condition(data, k: int, seed: int, method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
+def self_condition(data, k: int, seed: int, method: str = "kmeans",
+                   channels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Label the images of ``data`` (an in-memory image source) with their clusters (``method``: a
-    :data:`~ganforge.data.clusters.CLUSTER_METHODS` word); returns them and the clusters' centres (mean pixels)."""
-    from .data.clusters import cluster_labels
+    :data:`~ganforge.data.clusters.CLUSTER_METHODS` word; ``channels``: each channel's, combined); returns
+    the clusters' image counts (K, or channels x K) and centres (mean pixels)."""
+    from .data.clusters import channel_cluster_labels, cluster_labels, combine_factors
 
     if not hasattr(data, "relabel"):
         raise GanforgeError("model.clusters needs an in-memory image data set (mnist, fashion_mnist, "
                             "stacked_mnist, folder)")
-    labels, centers = cluster_labels(data.images, k, seed, method)
-    data.relabel(labels, k)
-    return labels, centers
+    if not channels:
+        labels, centers = cluster_labels(data.images, k, seed, method)
+        data.relabel(labels, k)
+        return torch.bincount(labels, minlength=k), centers
+    per_channel, centers = channel_cluster_labels(data.images, k, seed, method)
+    data.relabel(combine_factors(per_channel, k), k ** per_channel.shape[1])
+    return torch.stack([torch.bincount(col, minlength=k) for col in per_channel.T]), centers
 
 
 def build_experiment(cfg: Config, device: torch.device | None = None, progress: bool = True,
@@ -64,10 +70,11 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     if data_device != device:
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
     if cfg.model.clusters:  # a self-conditioned GAN: the images' clusters are their labels
-        clusters, centers = self_condition(data, cfg.model.clusters, cfg.seed, cfg.model.cluster_method)
+        counts, centers = self_condition(data, cfg.model.clusters, cfg.seed, cfg.model.cluster_method,
+                                         cfg.model.cluster_channels)
     G = build_generator(cfg.model, data.info).to(device)
     if cfg.model.clusters:
-        G.set_clusters(torch.bincount(clusters, minlength=cfg.model.clusters), centers)
+        G.set_clusters(counts, centers)
     D = build_discriminator(cfg.model, data.info).to(device)
     if dist.active:
         if cfg.model.sync_bn:

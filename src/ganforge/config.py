@@ -96,6 +96,12 @@ class ModelConfig:
     # how the clusters are found: kmeans (of the pixels) | spectral (spectral clustering of the pixels'
     # 10-nearest-neighbour graph; on MNIST 10 clusters hold one digit each for 77% of the images, k-means 59.5%)
     cluster_method: str = "kmeans"
+    # per-channel clusters (images whose channels are separate pictures, like stacked MNIST's three digits): each
+    # channel is clustered as a one-channel image into model.clusters clusters, an image's label is its channels'
+    # clusters together (K^C combinations), G and D embed it as the sum of one embedding per channel, and G draws
+    # each channel's cluster from its own entry of z (z's first C entries), at that channel's data shares.
+    # Needs model.conditioning=projection.
+    cluster_channels: bool = False
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
     sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
@@ -438,7 +444,10 @@ def validate(cfg: Config) -> None:
         if cfg.model.d.pack > 1:
             raise GanforgeError("model.latent_info (InfoGAN) needs one sample per D input; set model.d.pack=1")
     if cfg.model.clusters:
-        _validate_clusters(cfg, data_info(cfg.data).kind)
+        _validate_clusters(cfg, data_info(cfg.data))
+    elif cfg.model.cluster_channels:
+        raise GanforgeError("model.cluster_channels clusters each channel for a self-conditioned GAN: set "
+                            "model.clusters (e.g. 20) too, or model.cluster_channels=false")
     if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
         raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
     if cfg.data.batch_size % cfg.model.d.pack:
@@ -457,7 +466,7 @@ def validate(cfg: Config) -> None:
     _validate_eval(cfg)
 
 
-def _validate_clusters(cfg: Config, data_kind: str) -> None:
+def _validate_clusters(cfg: Config, info) -> None:
     """A self-conditioned GAN (``model.clusters``) needs image data, a conditioning whose G takes labels, and
     nothing else that decides G's labels."""
     m = cfg.model
@@ -466,10 +475,21 @@ def _validate_clusters(cfg: Config, data_kind: str) -> None:
     if m.conditioning not in ("acgan", "projection"):
         raise GanforgeError("model.clusters conditions G and D on clusters of the images: set "
                             "model.conditioning to acgan or projection (the clusters are its labels)")
-    if data_kind != "image":
+    if info.kind != "image":
         raise GanforgeError(f"model.clusters clusters images; {cfg.data.name} is not an image data set")
     if m.latent_categories:
         raise GanforgeError("model.clusters picks G's cluster from z's first entry; set model.latent_categories=0")
+    if m.cluster_channels:
+        channels = info.shape[0]
+        if m.conditioning != "projection":
+            raise GanforgeError("model.cluster_channels embeds each channel's cluster, which the projection "
+                                "discriminator does: set model.conditioning=projection")
+        if channels < 2:
+            raise GanforgeError(f"model.cluster_channels clusters each channel; {cfg.data.name} images have one: "
+                                "set model.cluster_channels=false")
+        if m.latent_dim < channels:
+            raise GanforgeError(f"model.cluster_channels draws each of the {channels} channels' clusters from an "
+                                f"entry of z: model.latent_dim must be at least {channels}")
 
 
 def _validate_labels(cfg: Config, num_classes: int) -> None:

@@ -158,3 +158,43 @@ def cluster_labels(images: torch.Tensor, k: int, seed: int = 0,
     assign = CLUSTER_METHODS[method](x, k, seed)
     counts = torch.bincount(assign, minlength=k).clamp(min=1).unsqueeze(1).float()
     return assign, torch.zeros(k, x.shape[1]).index_add_(0, assign, x) / counts
+
+
+def combine_factors(labels: torch.Tensor, k: int) -> torch.Tensor:
+    """Per-channel clusters (N x C, each in 0..k-1) -> one label each, sum_c labels[:, c] * k^(C-1-c)
+    (for stacked MNIST's digits and k = 10, its mode id 100 a + 10 b + c)."""
+    out = torch.zeros(len(labels), dtype=torch.long, device=labels.device)
+    for c in range(labels.shape[1]):
+        out = out * k + labels[:, c].long()
+    return out
+
+
+def split_factors(ids: torch.Tensor, k: int, factors: int) -> torch.Tensor:
+    """The inverse of :func:`combine_factors`: labels (N,) -> N x ``factors`` per-channel clusters."""
+    cols = []
+    for _ in range(factors):
+        cols.append(ids % k)
+        ids = torch.div(ids, k, rounding_mode="floor")
+    return torch.stack(cols[::-1], dim=1)
+
+
+def channel_images(images: torch.Tensor) -> torch.Tensor:
+    """N x C x H x W images -> (N * C) x 1 x H x W: each channel as an image of its own."""
+    return images.reshape(-1, 1, *images.shape[2:])
+
+
+def channel_cluster_labels(images: torch.Tensor, k: int, seed: int = 0,
+                           method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
+    """Each channel of N x C x H x W uint8 images clustered as a one-channel image (``model.cluster_channels``):
+    (N x C clusters, the k centres, mean pixels of one channel). All channels share one clustering; a channel
+    image that occurs more than once (stacked MNIST draws its channels from MNIST's 60,000 digits) is
+    clustered once, so the cost is that of the distinct channel images."""
+    flat = channel_images(images.cpu()).reshape(len(images) * images.shape[1], -1)
+    distinct, inverse = torch.unique(flat, dim=0, return_inverse=True)
+    assign, centers = cluster_labels(distinct.reshape(-1, 1, *images.shape[2:]), k, seed, method)
+    return assign[inverse].reshape(len(images), images.shape[1]), centers
+
+
+def nearest_channel_clusters(images: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """The per-channel clusters (N x C) whose one-channel centres are nearest to each channel of the images."""
+    return nearest_cluster(channel_images(images), centers).reshape(len(images), images.shape[1])

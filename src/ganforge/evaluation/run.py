@@ -48,7 +48,7 @@ def load_discriminator(cfg, state, averaged: bool = False):
     if cfg.model.clusters:  # a self-conditioned D judges an image against its nearest cluster
         from ..models.conditioning import ClusterLabelled
 
-        D = ClusterLabelled(D, state["g"]["centers"])
+        D = ClusterLabelled(D, state["g"]["centers"], cfg.model.cluster_channels)
     return D.eval()
 
 

@@ -49,8 +49,16 @@ def _memory_format(model: nn.Module, mcfg) -> nn.Module:
 
 
 def _model_info(mcfg, info):
-    """The data info the nets are built for: a self-conditioned GAN's classes are its clusters."""
-    return replace(info, num_classes=mcfg.clusters) if mcfg.clusters else info
+    """The data info the nets are built for: a self-conditioned GAN's classes are its clusters (per-channel
+    clusters, ``model.cluster_channels``: their K^C combinations)."""
+    if not mcfg.clusters:
+        return info
+    return replace(info, num_classes=mcfg.clusters ** cluster_factors(mcfg, info))
+
+
+def cluster_factors(mcfg, info) -> int:
+    """How many clusters make a self-conditioned GAN's label: one per channel with ``model.cluster_channels``."""
+    return info.shape[0] if mcfg.cluster_channels else 1
 
 
 def build_generator(mcfg, info) -> nn.Module:
@@ -61,7 +69,9 @@ def build_generator(mcfg, info) -> nn.Module:
         return G
     from ..data.clusters import feature_dim
 
-    return ClusterConditioned(G, mcfg.clusters, mcfg.latent_dist, feature_dim(info.shape))
+    factors = cluster_factors(mcfg, info)
+    shape = (1, *info.shape[1:]) if factors > 1 else info.shape  # per-channel clusters: one channel's centres
+    return ClusterConditioned(G, mcfg.clusters, mcfg.latent_dist, feature_dim(shape), factors)
 
 
 def build_discriminator(mcfg, info) -> nn.Module:

@@ -6,6 +6,10 @@
   per-class gains and biases (de Vries et al. 2017; the SNGAN/BigGAN generators).
 - Labels are class indices (N,) or, for label morphing, class weights (N x K, rows summing to 1):
   embeddings are then the weighted mixtures of the class embeddings.
+- Every label embedding (G's input, its conditional gains and biases, D's projection) is an
+  ``nn.Embedding``, or, for per-channel clusters (``model.cluster_channels``), a :class:`FactorEmbedding`:
+  a label is then C per-channel clusters (id sum_c k_c K^(C-1-c)) and its embedding the sum of C
+  per-channel embeddings, so K^C combinations cost C x K rows and each row sees every combination.
 - Discriminator side, :class:`OutputHead` on D's last features h:
   ``none``: logit = w.h + b; ``acgan`` (Odena et al. 2017): the same logit plus an auxiliary
   class head (raw class logits; the class loss is cross-entropy on them); ``projection``
@@ -15,6 +19,8 @@
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -47,15 +53,54 @@ def check_conditioning(mcfg, num_classes: int) -> None:
                             "fashion_mnist, stacked_mnist); this one has no classes")
 
 
+class FactorEmbedding(nn.Module):
+    """An embedding of labels that are ``factors`` digits base ``k`` (id = sum_c d_c k^(factors-1-c)): the sum
+    of one table per digit, ``tables[c][d_c]``. ``weight`` is the full k^factors x dim table (class weights)."""
+
+    def __init__(self, k: int, factors: int, dim: int):
+        super().__init__()
+        self.k, self.factors = k, factors
+        self.tables = nn.Parameter(torch.randn(factors, k, dim) / factors ** 0.5)  # sums have nn.Embedding's N(0, 1)
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        from ..data.clusters import split_factors
+
+        digits = split_factors(y, self.k, self.factors).to(y.device)
+        return sum(self.tables[c][digits[:, c]] for c in range(self.factors))
+
+    @property
+    def weight(self) -> torch.Tensor:
+        return self(torch.arange(self.k ** self.factors, device=self.tables.device))
+
+
+def label_embedding(mcfg, num_classes: int, dim: int, fill: float | None = None, std: float = 1.0) -> nn.Module:
+    """An embedding of ``num_classes`` labels into ``dim`` numbers, filled with ``fill`` or drawn N(0, std^2):
+    a :class:`FactorEmbedding` for per-channel clusters (``model.cluster_channels``, with the same sums at
+    the start), else an ``nn.Embedding``."""
+    if getattr(mcfg, "cluster_channels", False) and mcfg.clusters:
+        factors = round(math.log(num_classes, mcfg.clusters))
+        emb = FactorEmbedding(mcfg.clusters, factors, dim)  # its tables start N(0, 1 / factors)
+        table, scale = emb.tables, factors
+    else:
+        emb = nn.Embedding(num_classes, dim)  # starts N(0, 1), drawn as before FactorEmbedding existed
+        table, scale = emb.weight, 1
+    with torch.no_grad():
+        if fill is not None:
+            table.fill_(fill / scale)
+        elif std != 1.0:
+            table.normal_(0.0, std / scale ** 0.5)
+    return emb
+
+
 class LabelInput(nn.Module):
     """G's input: z combined with a label embedding, as ``g_label`` (``model.g_label``) says."""
 
-    def __init__(self, g_label: str, num_classes: int, latent_dim: int):
+    def __init__(self, g_label: str, num_classes: int, latent_dim: int, mcfg=None):
         super().__init__()
         if g_label not in LABEL_INPUTS:
             raise GanforgeError(f"model.g_label must be multiply or concat, got '{g_label}'")
         self.g_label = g_label
-        self.embed = nn.Embedding(num_classes, latent_dim)
+        self.embed = label_embedding(mcfg, num_classes, latent_dim)
         self.out_dim = latent_dim * (2 if g_label == "concat" else 1)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
@@ -65,7 +110,7 @@ class LabelInput(nn.Module):
         return z * e if self.g_label == "multiply" else torch.cat([z, e], dim=1)
 
 
-def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
+def embed_labels(embedding: nn.Module, y: torch.Tensor) -> torch.Tensor:
     """Class indices (N,) -> embeddings; class weights (N x K floats) -> mixtures of embeddings."""
     if y.is_floating_point():
         return y @ embedding.weight
@@ -75,13 +120,11 @@ def embed_labels(embedding: nn.Embedding, y: torch.Tensor) -> torch.Tensor:
 class ConditionalBatchNorm(nn.Module):
     """Batch norm without its own affine part, then a gain and a bias looked up per class."""
 
-    def __init__(self, channels: int, num_classes: int, spatial: bool):
+    def __init__(self, channels: int, num_classes: int, spatial: bool, mcfg=None):
         super().__init__()
         self.bn = nn.BatchNorm2d(channels, affine=False) if spatial else nn.BatchNorm1d(channels, affine=False)
-        self.gain = nn.Embedding(num_classes, channels)
-        self.bias = nn.Embedding(num_classes, channels)
-        nn.init.ones_(self.gain.weight)
-        nn.init.zeros_(self.bias.weight)
+        self.gain = label_embedding(mcfg, num_classes, channels, fill=1.0)
+        self.bias = label_embedding(mcfg, num_classes, channels, fill=0.0)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
@@ -94,7 +137,7 @@ def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn
     if _g_takes_labels(mcfg) and mcfg.g_cbn:
         if mcfg.g.norm != "batch":
             raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{mcfg.g.norm}'")
-        return ConditionalBatchNorm(channels, num_classes, spatial)
+        return ConditionalBatchNorm(channels, num_classes, spatial, mcfg)
     return norm_layer(mcfg.g.norm, channels, spatial)
 
 
@@ -116,7 +159,7 @@ def label_input(mcfg, num_classes: int) -> LabelInput | None:
     """G's label input, or None when G is unconditional (it then takes z alone)."""
     if not _g_takes_labels(mcfg):
         return None
-    return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim)
+    return LabelInput(mcfg.g_label, num_classes, mcfg.latent_dim, mcfg)
 
 
 class ClusterConditioned(nn.Module):
@@ -126,28 +169,39 @@ class ClusterConditioned(nn.Module):
     clusters come as often as in the data and G is a function of z alone. The trainer also gives ``y``
     explicitly (the same clusters, from :meth:`clusters_of`)."""
 
-    def __init__(self, net: nn.Module, clusters: int, latent_dist: str, feature_dim: int = 1):
+    def __init__(self, net: nn.Module, clusters: int, latent_dist: str, feature_dim: int = 1, factors: int = 1):
         super().__init__()
         self.net = net
         self.latent_dist = latent_dist
-        self.register_buffer("prior", torch.full((clusters,), 1.0 / clusters))
+        self.k, self.factors = clusters, factors
+        # per-channel clusters (model.cluster_channels): one row of shares per channel, each drawn from its own
+        # entry of z (z's first ``factors`` entries), so the channels' clusters are independent as in the data
+        shape = (clusters,) if factors == 1 else (factors, clusters)
+        self.register_buffer("prior", torch.full(shape, 1.0 / clusters))
         # the clusters' mean pixels (ganforge.data.clusters' features): any image's nearest cluster, for evaluation
         self.register_buffer("centers", torch.zeros(clusters, feature_dim))
 
     def set_clusters(self, counts: torch.Tensor, centers: torch.Tensor | None = None) -> None:
-        """The clusters' shares, from their image counts (K,), and their centres (K x feature_dim)."""
+        """The clusters' shares, from their image counts (K,; per-channel clusters: channels x K), and their
+        centres (K x feature_dim)."""
         counts = torch.as_tensor(counts, dtype=torch.float64)
-        if counts.shape != self.prior.shape or (counts < 0).any() or counts.sum() <= 0:
-            raise GanforgeError(f"cluster counts must be {len(self.prior)} non-negative numbers, not all 0")
-        self.prior.copy_((counts / counts.sum()).to(self.prior))
+        if counts.shape != self.prior.shape or (counts < 0).any() or (counts.sum(-1) <= 0).any():
+            raise GanforgeError(f"cluster counts must be {' x '.join(map(str, self.prior.shape))} non-negative "
+                                "numbers, not all 0")
+        self.prior.copy_((counts / counts.sum(-1, keepdim=True)).to(self.prior))
         if centers is not None:
             self.centers.copy_(centers)
 
     def clusters_of(self, z: torch.Tensor) -> torch.Tensor:
-        """The cluster (N,) each latent vector (N x latent_dim) picks."""
-        cdf = torch.cumsum(self.prior.double(), 0)
-        u = latent_cdf(z[:, 0].float(), self.latent_dist).double()
-        return torch.searchsorted(cdf, u, right=True).clamp_(max=self.prior.shape[0] - 1)
+        """The cluster (N,) each latent vector (N x latent_dim) picks; per-channel clusters: their combined
+        label (:func:`ganforge.data.clusters.combine_factors`), channel c's from z's entry c."""
+        ids = None  # (no batch-sized constant, so that a traced export takes any batch)
+        for c, share in enumerate(self.prior.view(self.factors, self.k)):
+            cdf = torch.cumsum(share.double(), 0)
+            u = latent_cdf(z[:, c].float(), self.latent_dist).double()
+            cluster = torch.searchsorted(cdf, u, right=True).clamp_(max=self.k - 1)
+            ids = cluster if ids is None else ids * self.k + cluster
+        return ids
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.net(z, self.clusters_of(z) if y is None else y)
@@ -156,19 +210,25 @@ class ClusterConditioned(nn.Module):
 class ClusterLabelled(nn.Module):
     """A self-conditioned run's D for evaluation: an image without a label gets the cluster with the
     nearest mean (``centers``, from the run's generator) as its label. For k-means clusters this is the
-    training images' own rule; spectral clusters are not convex in pixel space, so there it approximates."""
+    training images' own rule; spectral clusters are not convex in pixel space, so there it approximates.
+    ``channels`` (``model.cluster_channels``): each channel gets its nearest one-channel centre."""
 
-    def __init__(self, D: nn.Module, centers: torch.Tensor):
+    def __init__(self, D: nn.Module, centers: torch.Tensor, channels: bool = False):
         super().__init__()
         self.D = D
         self.pack = getattr(D, "pack", 1)
+        self.channels = channels
         self.register_buffer("centers", centers.detach().clone())
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if y is None:
-            from ..data.clusters import nearest_cluster
+            from ..data.clusters import combine_factors, nearest_channel_clusters, nearest_cluster
 
-            y = nearest_cluster(x, self.centers)[::self.pack]
+            if self.channels:
+                y = combine_factors(nearest_channel_clusters(x, self.centers), len(self.centers))
+            else:
+                y = nearest_cluster(x, self.centers)
+            y = y[::self.pack]
         return self.D(x, y, return_classes)
 
 
@@ -182,7 +242,7 @@ class OutputHead(nn.Module):
     with ``info_categories`` K > 0 (``model.latent_info``), also InfoGAN's Q: K logits of the latent
     category, returned as the class logits of an unconditional D."""
 
-    def __init__(self, conditioning: str, num_classes: int, feat_dim: int, info_categories: int = 0):
+    def __init__(self, conditioning: str, num_classes: int, feat_dim: int, info_categories: int = 0, mcfg=None):
         super().__init__()
         self.conditioning = conditioning
         self.info = nn.Linear(feat_dim, info_categories) if info_categories else None
@@ -193,8 +253,7 @@ class OutputHead(nn.Module):
         if conditioning == "acgan":
             self.aux = nn.Linear(feat_dim, num_classes)
         elif conditioning == "projection":
-            self.embed = nn.Embedding(num_classes, feat_dim)
-            nn.init.normal_(self.embed.weight, std=0.02)
+            self.embed = label_embedding(mcfg, num_classes, feat_dim, std=0.02)
 
     def forward(self, h: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
         if self.conditioning == "semi":

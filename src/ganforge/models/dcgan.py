@@ -89,7 +89,7 @@ class DCGANDiscriminator(nn.Module):
         self.features = _seq(*layers)
         self.mbstd = minibatch_std(net, c_in)  # None when model.d.mbstd_group = 0
         c_head = c_in + (net.mbstd_channels if self.mbstd is not None else 0)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base, info_categories(mcfg))
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, c_head * self.base * self.base, info_categories(mcfg), mcfg)
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):

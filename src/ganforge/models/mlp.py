@@ -78,7 +78,7 @@ class MLPDiscriminator(nn.Module):
                     noisy.append(GaussianNoise(net.noise))
             layers = noisy
         self.net = nn.Sequential(*layers)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim, info_categories(mcfg))
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, out_dim, info_categories(mcfg), mcfg)
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):

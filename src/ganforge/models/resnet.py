@@ -143,7 +143,7 @@ class ResNetDiscriminator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.mbstd = minibatch_std(net, width)  # None when model.d.mbstd_group = 0
         self.feat_dim = width + (net.mbstd_channels if self.mbstd is not None else 0)
-        self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim, info_categories(mcfg))
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim, info_categories(mcfg), mcfg)
         normalize_weights(self, net)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
