@@ -258,6 +258,8 @@ def test_factor_embedding_sums_one_row_per_channel():
     big = label_embedding(mcfg, 64, 20_000, std=0.02)
     assert big(y[:1]).std().item() == pytest.approx(0.02, rel=0.05)  # the sum has the asked spread
     assert isinstance(label_embedding(ModelConfig(conditioning="projection"), 10, 7), torch.nn.Embedding)
+    with pytest.raises(GanforgeError, match=r"4\^C labels, not 60"):
+        label_embedding(mcfg, 60, 7)
 
 
 def test_g_draws_each_channels_cluster_from_its_own_entry_of_z():

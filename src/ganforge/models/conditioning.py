@@ -20,8 +20,6 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 
@@ -78,7 +76,11 @@ def label_embedding(mcfg, num_classes: int, dim: int, fill: float | None = None,
     a :class:`FactorEmbedding` for per-channel clusters (``model.cluster_channels``, with the same sums at
     the start), else an ``nn.Embedding``."""
     if getattr(mcfg, "cluster_channels", False) and mcfg.clusters:
-        factors = round(math.log(num_classes, mcfg.clusters))
+        factors = 1
+        while mcfg.clusters ** factors < num_classes:
+            factors += 1
+        if mcfg.clusters ** factors != num_classes:
+            raise GanforgeError(f"per-channel clusters make {mcfg.clusters}^C labels, not {num_classes}")
         emb = FactorEmbedding(mcfg.clusters, factors, dim)  # its tables start N(0, 1 / factors)
         table, scale = emb.tables, factors
     else:
