@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from .clusters import combine_factors
 from .mnist import load_idx_set
 
 DATA_SEED = 2017
@@ -25,4 +26,4 @@ def stacked_mnist(split: str = "train", num_samples: int = 0, root=None, downloa
     idx = torch.randint(len(digits), (n, 3), generator=gen)
     images = digits[idx].squeeze(2)  # N x 3 x 28 x 28
     lab = labels[idx]
-    return images.contiguous(), lab[:, 0] * 100 + lab[:, 1] * 10 + lab[:, 2]
+    return images.contiguous(), combine_factors(lab, 10)  # 100 * d0 + 10 * d1 + d2

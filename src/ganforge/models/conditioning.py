@@ -63,7 +63,7 @@ class FactorEmbedding(nn.Module):
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         from ..data.clusters import split_factors
 
-        digits = split_factors(y, self.k, self.factors).to(y.device)
+        digits = split_factors(y, self.k, self.factors)
         return sum(self.tables[c][digits[:, c]] for c in range(self.factors))
 
     @property
