@@ -85,7 +85,7 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     precision = Precision(cfg.train.precision, device, quiet=not dist.is_main)
     loss = build_loss(cfg, precision)
     loss.penalties.part = (dist.rank, dist.world)
-    opt_g = make_optimizer(G.parameters(), cfg.optim, cfg.optim.g_lr)
-    opt_d = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr)
+    opt_g = make_optimizer(G.parameters(), cfg.optim, cfg.optim.g_lr, cfg.optim.g_betas)
+    opt_d = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr, cfg.optim.d_betas)
     return Experiment(cfg, data, G, D, loss, opt_g, opt_d, device, precision, dist,
                       wrap_generator(G, dist, device))

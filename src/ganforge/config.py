@@ -36,10 +36,16 @@ class DataConfig:
     path: str = ""  # folder: directory of images (searched recursively)
     size: int = 64  # folder: images are centre-cropped and resized to size x size
     val_fraction: float = 0.0  # folder: fraction held out as the "val" split (fixed by a seed)
+    val_count: int = 0  # folder: this many images held out as the "val" split instead (the CelebA tutorial's 2,000)
     toy_epoch_size: int = 100_000  # points per "epoch" for the (infinite) toy mixtures
     device: str = "auto"  # where the in-memory data lives: auto = the training device
     exclude_classes: list[int] = field(default_factory=list)  # mnist/fashion_mnist: leave these classes out (anomaly detection)
     labels_per_class: int = 0  # model.conditioning=semi: keep this many labels per class (a seeded choice), 0 = all
+
+    @property
+    def val_held(self) -> float:
+        """The held-out "val" split of a folder: ``val_count`` images when set, else the fraction ``val_fraction``."""
+        return float(self.val_count) if self.val_count > 0 else self.val_fraction
 
 
 @dataclass
@@ -65,6 +71,29 @@ class NetConfig:
     weight_norm_scale: str = "trained"
     noise: float = 0.0  # mlp D only: std of Gaussian noise added to each hidden layer's output while training
     input_noise: float = 0.0  # mlp D only: std of Gaussian noise added to D's input while training
+    # weight init of every Linear/Conv layer: pytorch (PyTorch's defaults) | xavier_uniform (Keras' glorot
+    # default) | xavier_normal | normal_0.02 (DCGAN) | truncated_normal_0.02 (TF's truncated_normal, cut at 2
+    # std); all but pytorch zero the biases. Batch-norm gains and biases stay 1 and 0.
+    init: str = "pytorch"
+    # batch norm's running-statistics momentum in PyTorch's convention (new = (1 - m) old + m batch):
+    # Keras' momentum=0.8 is 0.2 here, TF's decay=0.9 is 0.1
+    bn_momentum: float = 0.1
+    # --- arch = "conv": a conv net laid out layer by layer (the tutorials' Keras and TF networks) ---
+    # G: a dense layer to channels[0] x base x base, then one conv per further entry of `channels` and a last
+    # conv to the image channels; `up` gives each of those convs' upsampling factor (1 or 2), the image side
+    # is base * prod(up). D: one conv per entry of `channels`, with `strides`, then a dense head.
+    channels: list[int] = field(default_factory=list)
+    base: int = 7  # conv G: side of the dense layer's map (7 for 28 and 112 px)
+    up: list[int] = field(default_factory=list)  # conv G: upsampling factor of each conv (len(channels) entries)
+    strides: list[int] = field(default_factory=list)  # conv D: each conv's stride (len(channels) entries)
+    kernel: int = 4  # conv: kernel size of every conv (3, 4, 5)
+    upsample: str = "transposed"  # conv G: transposed (strided ConvTranspose2d) | nearest (Keras' UpSampling2D + conv)
+    norm_after_activation: bool = False  # conv: norm after the activation (the tutorials' Keras/TF order), else before
+    norm_layers: list[int] = field(default_factory=list)  # conv D: which convs (0-based) get model.d.norm; [] = all but the first
+    pad_after: list[int] = field(default_factory=list)  # conv D: zero rows/columns added right and bottom after each conv (Keras ZeroPadding2D((0,1),(0,1)) = 1)
+    lrn: bool = False  # conv D: TF's local_response_normalization(depth_radius=5, bias=2, alpha=1e-4, beta=0.75) after each conv
+    pool: list[str] = field(default_factory=list)  # conv D: none | max | avg (2x2, stride 2) after each conv
+    dense_activation: bool = True  # conv G: the activation on the dense layer's output
 
 
 @dataclass
@@ -102,6 +131,10 @@ class ModelConfig:
     # each channel's cluster from its own entry of z (z's first C entries), at that channel's data shares.
     # Needs model.conditioning=projection.
     cluster_channels: bool = False
+    # the range G's last layer and D's first layer work in: symmetric ([-1, 1]) | unit ([0, 1]: the tutorials' sigmoid output with
+    # data scaled by 1/255: G's output is read in [0, 1] and D sees (x + 1) / 2). Samples outside the models
+    # (data, grids, evaluation) are in [-1, 1] either way
+    data_range: str = "symmetric"
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
     sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
@@ -138,6 +171,10 @@ class OptimConfig:
     g_lr: float = 2e-4
     d_lr: float = 2e-4
     betas: list[float] = field(default_factory=lambda: [0.5, 0.999])
+    # G's and D's own Adam betas where they differ (the Keras MLP tutorial: D Adam(2e-4, 0.5), G Keras'
+    # default 'adam', 1e-3 and 0.9); [] = optim.betas
+    g_betas: list[float] = field(default_factory=list)
+    d_betas: list[float] = field(default_factory=list)
     momentum: float = 0.0  # sgd only
     # adam only: added to sqrt(v) in the update's denominator. Salimans et al.'s code adds 1e-8 *under* the
     # square root, about eps = 1e-4 in PyTorch's form: steps shrink once a weight's gradients are tiny
@@ -161,6 +198,14 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with a gradient scaler): autocast of G and D
     threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
+    # D updated on the real and the fake batch in two separate optimizer steps (Keras' two train_on_batch
+    # calls); with batch norm in D each step normalises one kind of batch. false: one step on both
+    d_split: bool = False
+    # G schedule counted in D iterations (the CelebA tutorial: G trains when it < 5 or it % 5 == 0):
+    # G trains at D iteration i when i < g_warmup or i % g_every == 0; g_every = 1 trains it every time.
+    # train.steps still counts G steps; kimg and epochs count D iterations
+    g_every: int = 1
+    g_warmup: int = 0
 
 
 @dataclass
@@ -168,6 +213,7 @@ class LogConfig:
     every: int = 50  # steps between metrics.jsonl lines and progress-bar updates
     sample_every: int = 500  # steps between fixed-noise grids (0 = only first and last)
     n_samples: int = 64  # images in the fixed-noise grid / points in toy scatter plots
+    fresh_every: int = 0  # also a grid of fresh noise every this many steps (samples/fresh_step_N.png); 0 = never
     checkpoint_every: int = 1000  # steps between checkpoints/last.pt writes (0 = only at the end)
     keep_every: int = 0  # also keep checkpoints/step_N.pt every this many steps (0 = never)
     tensorboard: bool = True  # used when the `tb` extra is installed
@@ -330,7 +376,7 @@ def _choice_sources() -> dict[str, Any]:
     from .data.clusters import CLUSTER_METHODS
     from .models import DISCRIMINATORS, GENERATORS
     from .models.conditioning import CONDITIONINGS, LABEL_INPUTS
-    from .models.layers import ACTIVATIONS, NORMS, OUTPUTS, WEIGHT_NORM_SCALES
+    from .models.layers import ACTIVATIONS, DATA_RANGES, INITS, NORMS, OUTPUTS, UPSAMPLES, WEIGHT_NORM_SCALES
     from .objectives import LOSSES
     from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, SEMI_REALS
     from .training.latent import LATENTS
@@ -347,6 +393,8 @@ def _choice_sources() -> dict[str, Any]:
         "loss.feature_distance": FEATURE_DISTANCES, "loss.feature_real": FEATURE_REALS,
         "loss.feature_layer": FEATURE_LAYERS, "loss.semi_real": SEMI_REALS,
         "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
+        "model.g.init": INITS, "model.d.init": INITS, "model.g.upsample": UPSAMPLES,
+        "model.data_range": DATA_RANGES,
     }
 
 
@@ -360,18 +408,20 @@ def _get(cfg: Config, dotted: str) -> Any:
 # ranges of numeric keys: (keys, test, what the error says the value must be)
 _RANGES = [
     (("data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack",
-      "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size"),
+      "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size", "train.g_every",
+      "model.g.kernel", "model.d.kernel", "model.g.base", "model.d.base"),
      lambda v: v >= 1, ">= 1"),
     (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
-      "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories"),
+      "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
+      "data.val_count", "train.g_warmup", "log.fresh_every"),
      lambda v: v >= 0, ">= 0"),
     (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
     (("optim.eps", "model.latent_category_scale"), lambda v: v > 0, "> 0"),
     (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
      lambda v: 0 <= v < 1, "in [0, 1)"),
-    (("loss.real_label",), lambda v: 0 < v <= 1, "in (0, 1]"),
+    (("loss.real_label", "model.g.bn_momentum", "model.d.bn_momentum"), lambda v: 0 < v <= 1, "in (0, 1]"),
     (("loss.augment_p",), lambda v: 0 <= v <= 1, "in [0, 1] (a probability)"),
     (("loss.augment_target", "model.d.mbstd_group"), lambda v: v >= 0 and (not isinstance(v, float) or v < 1),
      ">= 0 (augment_target < 1)"),
@@ -410,10 +460,27 @@ def validate(cfg: Config) -> None:
         hidden = _get(cfg, f"model.{net}.hidden")
         if any(h < 1 for h in hidden):
             _fail(f"model.{net}.hidden", hidden, "a list of layer widths >= 1")
-    if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
-        _fail("optim.betas", cfg.optim.betas, "two numbers in [0, 1) (Adam's beta1, beta2)")
+    for key in ("optim.betas", "optim.g_betas", "optim.d_betas"):
+        betas = _get(cfg, key)
+        if (betas or key == "optim.betas") and (len(betas) != 2 or not all(0 <= b < 1 for b in betas)):
+            _fail(key, betas, "two numbers in [0, 1) (Adam's beta1, beta2)")
     if cfg.train.epochs < 1 and cfg.train.steps < 1 and cfg.train.kimg <= 0:
         raise GanforgeError("set train.epochs >= 1, train.kimg > 0 or train.steps >= 1")
+    if cfg.train.d_split:
+        clash = [key for key, on in (("loss.gp_weight", cfg.loss.gp_weight > 0), ("loss.r1_gamma", cfg.loss.r1_gamma > 0),
+                                     ("loss.feature_matching", cfg.loss.feature_matching),
+                                     ("loss.augment_target", cfg.loss.augment_target > 0),
+                                     ("model.conditioning=semi", cfg.model.conditioning == "semi")) if on]
+        if clash:
+            raise GanforgeError(f"train.d_split=true steps D on the real and the fake batch apart; {clash[0]} needs "
+                                "both in one step: set train.d_split=false")
+    if cfg.data.val_count and cfg.data.val_fraction:
+        raise GanforgeError("data.val_count and data.val_fraction both set the held-out split; keep one")
+    from .models.conv import check_conv_net
+
+    for net in ("g", "d"):
+        if _get(cfg, f"model.{net}.arch") == "conv":
+            check_conv_net(_get(cfg, f"model.{net}"), net)
     from .objectives import LOSSES
     from .objectives.augment import AUGMENTS
 

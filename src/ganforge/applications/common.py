@@ -74,7 +74,7 @@ def read_images(spec: str, cfg) -> tuple[np.ndarray, np.ndarray | None, list[str
     if spec in ("test", "val"):
         from ..evaluation.reference import load_reference_images
 
-        if cfg.data.name == "folder" and cfg.data.val_fraction <= 0:
+        if cfg.data.name == "folder" and cfg.data.val_held <= 0:
             raise GanforgeError("this image-folder run has no held-out split (data.val_fraction = 0); "
                                 "give --images DIR or FILE")
         images, labels = load_reference_images(cfg.data.name, "test", cfg.data.root or None, cfg.data)

@@ -11,8 +11,9 @@ The decoded array (all images, before the train/val split) is cached as ``.npy``
 (default ``~/.cache/ganforge/folders/<id>/``). The cache file name holds a fingerprint of the
 files' relative paths, sizes and modification times, so any change re-decodes the folder.
 
-The "val" split ("test" is an alias) is a fixed fraction ``val_fraction`` of the images, drawn
-by a permutation with its own seed (0), independent of the training seed.
+The "val" split ("test" is an alias) is a fixed fraction ``val_fraction`` of the images (or, given
+a number >= 1, that many images: ``data.val_count``), the first of a permutation with its own seed (0),
+independent of the training seed.
 """
 
 from __future__ import annotations
@@ -194,17 +195,19 @@ def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> np.
 
 
 def split_indices(n: int, split: str, val_fraction: float) -> np.ndarray:
-    """Sorted indices of ``split`` among ``n`` images (a fixed permutation, seed 0)."""
+    """Sorted indices of ``split`` among ``n`` images (a fixed permutation, seed 0); ``val_fraction``
+    >= 1 is a count of held-out images (``data.val_count``)."""
     if split == "all":
         return np.arange(n)
-    n_val = int(round(n * val_fraction))
+    n_val = int(val_fraction) if val_fraction >= 1 else int(round(n * val_fraction))
     if val_fraction > 0 and n_val == 0 and n >= 2:
         n_val = 1
     perm = np.random.default_rng(SPLIT_SEED).permutation(n)
     idx = np.sort(perm[:n_val] if split in ("val", "test") else perm[n_val:])
-    if len(idx) == 0:
-        raise GanforgeError(f"data.split={split} is empty: {n} image(s) with data.val_fraction={val_fraction} "
-                            f"leave {n - n_val} for train and {n_val} for val")
+    if len(idx) == 0 or n_val >= n:
+        key = f"data.val_count={n_val}" if val_fraction >= 1 else f"data.val_fraction={val_fraction}"
+        raise GanforgeError(f"data.split={split} is empty: {n} image(s) with {key} "
+                            f"leave {max(n - n_val, 0)} for train and {min(n_val, n)} for val")
     return idx
 
 
@@ -213,8 +216,9 @@ def _check_args(size, split: str, val_fraction) -> None:
         raise GanforgeError(f"data.size must be an integer >= 8, got {size!r}")
     if split not in SPLITS:
         raise GanforgeError(f"data.split must be one of {', '.join(SPLITS)} for data.name=folder, got '{split}'")
-    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or not 0 <= val_fraction < 1:
-        raise GanforgeError(f"data.val_fraction must be in [0, 1), got {val_fraction!r}")
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, (int, float)) or val_fraction < 0 or (
+            1 < val_fraction != int(val_fraction)):
+        raise GanforgeError(f"data.val_fraction must be in [0, 1) (or a whole count, data.val_count), got {val_fraction!r}")
     if split in ("val", "test") and val_fraction == 0:
         raise GanforgeError(f"data.split={split} needs data.val_fraction > 0 (e.g. data.val_fraction=0.05)")
 

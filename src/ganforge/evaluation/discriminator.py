@@ -51,7 +51,7 @@ def discriminator_inputs(D, data: str, fake_images, fake_labels=None, n: int | N
     kind = eval_spec(data).kind
     if kind not in HELDOUT_SPLIT:
         raise GanforgeError(f"AGE needs images with a held-out split; {data} has none")
-    if kind == "folder" and (dcfg is None or dcfg.val_fraction <= 0):
+    if kind == "folder" and (dcfg is None or dcfg.val_held <= 0):
         raise GanforgeError("AGE needs held-out real images: this image folder run has no val split; "
                             "set data.val_fraction (e.g. 0.1) when training")
     heldout, heldout_labels = load_reference_images(data, HELDOUT_SPLIT[kind], root, dcfg)

@@ -45,7 +45,7 @@ class ImageProfile:
     def reference_split(self) -> str:
         """The split samples are compared with: the test split, or a folder's held-out images."""
         if self.spec.kind == "folder":
-            return "val" if self.dcfg.val_fraction > 0 else "all"
+            return "val" if self.dcfg.val_held > 0 else "all"
         return "test"
 
     @property
@@ -53,7 +53,7 @@ class ImageProfile:
         if self.spec.kind == "folder":
             from ..data.folder import folder_id
 
-            return f"folder-{folder_id(self.dcfg.path, self.dcfg.size)}-{self.dcfg.size}px-v{self.dcfg.val_fraction:g}"
+            return f"folder-{folder_id(self.dcfg.path, self.dcfg.size)}-{self.dcfg.size}px-v{self.dcfg.val_held:g}"
         return self.data
 
     def __call__(self, images) -> dict:

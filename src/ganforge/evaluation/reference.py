@@ -30,7 +30,7 @@ def load_reference_images(data: str, split: str = "test", root=None, dcfg=None) 
     if data == "folder":
         from ..data.folder import load_folder
 
-        return load_folder(dcfg.path, dcfg.size, split, dcfg.val_fraction), None
+        return load_folder(dcfg.path, dcfg.size, split, dcfg.val_held), None
     if data == "stacked_mnist":
         return stacked_mnist(split, 0, root)
     return load_idx_set(data, split, root)

@@ -29,7 +29,9 @@ from torch import nn
 
 from ..registry import Registry
 from .conditioning import ClusterConditioned, check_conditioning
+from .conv import ConvDiscriminator, ConvGenerator
 from .dcgan import DCGANDiscriminator, DCGANGenerator
+from .layers import init_weights, set_bn_momentum, unit_range_input
 from .mlp import MLPDiscriminator, MLPGenerator
 from .resnet import ResNetDiscriminator, ResNetGenerator
 
@@ -42,10 +44,17 @@ GENERATORS.register("dcgan")(DCGANGenerator)
 DISCRIMINATORS.register("dcgan")(DCGANDiscriminator)
 GENERATORS.register("resnet")(ResNetGenerator)
 DISCRIMINATORS.register("resnet")(ResNetDiscriminator)
+GENERATORS.register("conv")(ConvGenerator)
+DISCRIMINATORS.register("conv")(ConvDiscriminator)
 
 
 def _memory_format(model: nn.Module, mcfg) -> nn.Module:
     return model.to(memory_format=torch.channels_last) if mcfg.channels_last else model
+
+
+def _finish(model: nn.Module, net) -> nn.Module:
+    """The net config's words that hold for every architecture: weight init and batch-norm momentum."""
+    return set_bn_momentum(init_weights(model, net.init), net.bn_momentum)
 
 
 def _model_info(mcfg, info):
@@ -64,7 +73,7 @@ def cluster_factors(mcfg, info) -> int:
 def build_generator(mcfg, info) -> nn.Module:
     info = _model_info(mcfg, info)
     check_conditioning(mcfg, info.num_classes)
-    G = _memory_format(GENERATORS.get(mcfg.g.arch)(mcfg, info), mcfg)
+    G = _memory_format(_finish(GENERATORS.get(mcfg.g.arch)(mcfg, info), mcfg.g), mcfg)
     if not mcfg.clusters:
         return G
     from ..data.clusters import feature_dim
@@ -77,7 +86,10 @@ def build_generator(mcfg, info) -> nn.Module:
 def build_discriminator(mcfg, info) -> nn.Module:
     info = _model_info(mcfg, info)
     check_conditioning(mcfg, info.num_classes)
-    return _memory_format(DISCRIMINATORS.get(mcfg.d.arch)(mcfg, info), mcfg)
+    D = _memory_format(_finish(DISCRIMINATORS.get(mcfg.d.arch)(mcfg, info), mcfg.d), mcfg)
+    if mcfg.data_range == "unit":  # D works on data in [0, 1] (see ModelConfig.data_range)
+        D.register_forward_pre_hook(unit_range_input)
+    return D
 
 
 __all__ = ["GENERATORS", "DISCRIMINATORS", "build_generator", "build_discriminator"]

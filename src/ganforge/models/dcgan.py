@@ -16,7 +16,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
-from .layers import Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
+from .layers import Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -46,7 +46,7 @@ class DCGANGenerator(nn.Module):
             c_out = img_channels if last else c // 2
             conv = nn.ConvTranspose2d(c, c_out, 4, stride=2, padding=1, bias=last or net.norm == "none")
             if last:
-                blocks.append(_seq(conv, output_layer(net.output)))
+                blocks.append(_seq(conv, range_output_layer(net.output, mcfg.data_range)))
             else:
                 blocks.append(_seq(conv, conditional_norm(mcfg, c_out, num_classes, spatial=True),
                                    activation(net.activation, net.negative_slope)))

@@ -1,5 +1,6 @@
-"""Shared building blocks: activations, normalization layers, spectral normalization, the image
-geometry of the conv architectures, minibatch standard deviation, dropout."""
+"""Shared building blocks: activations, normalization layers (local response normalization
+included), spectral normalization, weight init schemes, the data range of G's output and D's input,
+the image geometry of the conv architectures, minibatch standard deviation, dropout."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ ACTIVATIONS.register("softplus")(lambda negative_slope: nn.Softplus())  # the se
 NORMS = ("none", "batch", "batch_shift", "layer")  # see norm_layer
 BATCH_NORMS = ("batch", "batch_shift")  # the norms that need >= 2 samples per batch
 OUTPUTS = ("tanh", "sigmoid", "none")  # G's last layer (output_layer); sigmoid is rescaled to [-1, 1]
+INITS = ("pytorch", "xavier_uniform", "xavier_normal", "normal_0.02", "truncated_normal_0.02")  # init_weights
+UPSAMPLES = ("transposed", "nearest")  # the conv G's upsampling (models/conv.py)
+DATA_RANGES = ("symmetric", "unit")  # model.data_range: the range G's last layer and D's first layer work in
 
 
 class Dropout(nn.Module):
@@ -91,6 +95,98 @@ def output_layer(name: str) -> nn.Module | None:
     if name not in OUTPUTS:
         raise GanforgeError(f"model.g.output must be one of {', '.join(OUTPUTS)}, got '{name}'")
     return {"tanh": nn.Tanh, "sigmoid": ScaledSigmoid}.get(name, lambda: None)()
+
+
+class UnitToSymmetric(nn.Module):
+    """y = 2 x - 1: G's last layer output, read in [0, 1] (``model.data_range = "unit"``), mapped to the
+    [-1, 1] that samples have everywhere outside the models (data, grids, evaluation)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2.0 - 1.0
+
+
+def unit_range_input(module: nn.Module, args: tuple) -> tuple:
+    """A forward pre-hook for D with ``model.data_range = "unit"``: its input, a [-1, 1] sample as
+    everywhere outside the models, is mapped to (x + 1) / 2 in [0, 1] before D's first layer, so D
+    works on data in [0, 1] as the tutorials' sigmoid-output GANs do."""
+    return ((args[0] + 1.0) * 0.5, *args[1:])
+
+
+def range_output_layer(name: str, data_range: str) -> nn.Module | None:
+    """G's last layer for ``model.g.output`` in ``model.data_range``: with "symmetric" as
+    :func:`output_layer`; with "unit" the output (sigmoid, tanh or none) is taken in [0, 1] space and
+    mapped by 2 x - 1 (a plain sigmoid then spans exactly the data; a tanh G can reach below the data,
+    as in the CelebA tutorial's code)."""
+    if data_range not in DATA_RANGES:
+        raise GanforgeError(f"model.data_range must be one of {', '.join(DATA_RANGES)}, got '{data_range}'")
+    if data_range == "symmetric":
+        return output_layer(name)
+    if name not in OUTPUTS:
+        raise GanforgeError(f"model.g.output must be one of {', '.join(OUTPUTS)}, got '{name}'")
+    last = {"tanh": nn.Tanh, "sigmoid": nn.Sigmoid}.get(name)
+    return nn.Sequential(last(), UnitToSymmetric()) if last else UnitToSymmetric()
+
+
+class TFLocalResponseNorm(nn.Module):
+    """TensorFlow's ``tf.nn.local_response_normalization``: over channels,
+    y_c = x_c / (bias + alpha * sum_{|c'-c| <= radius} x_c'^2) ^ beta. PyTorch's LocalResponseNorm divides
+    alpha by the window size (2 radius + 1); this does not. Defaults: the CelebA tutorial's (AlexNet's)
+    radius 5, bias 2, alpha 1e-4, beta 0.75."""
+
+    def __init__(self, radius: int = 5, bias: float = 2.0, alpha: float = 1e-4, beta: float = 0.75):
+        super().__init__()
+        self.radius, self.bias, self.alpha, self.beta = radius, bias, alpha, beta
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = 2 * self.radius + 1
+        # PyTorch's form with alpha * size gives TF's sum (its alpha is per window element)
+        return nn.functional.local_response_norm(x, size, alpha=self.alpha * size, beta=self.beta, k=self.bias)
+
+    def extra_repr(self) -> str:
+        return f"radius={self.radius}, bias={self.bias}, alpha={self.alpha}, beta={self.beta}"
+
+
+def _truncated_normal_(w: torch.Tensor, std: float) -> None:
+    nn.init.trunc_normal_(w, std=std, a=-2 * std, b=2 * std)
+
+
+_INIT_FUNCS = {
+    "xavier_uniform": nn.init.xavier_uniform_,
+    "xavier_normal": nn.init.xavier_normal_,
+    "normal_0.02": lambda w: nn.init.normal_(w, 0.0, 0.02),
+    "truncated_normal_0.02": lambda w: _truncated_normal_(w, 0.02),
+}
+
+
+def init_weights(module: nn.Module, scheme: str) -> nn.Module:
+    """Re-initialise every Linear/Conv/ConvTranspose weight of ``module`` by ``scheme`` (one of INITS) and
+    zero its bias; ``pytorch`` leaves PyTorch's defaults (and draws nothing). Spectral- or
+    weight-normalised layers are initialised through their original weight. Keras' and TF's fans of a
+    transposed conv are those of its (in, out, k, k) PyTorch weight read as (out, in): Xavier is
+    symmetric in the two fans, so the numbers agree."""
+    if scheme not in INITS:
+        raise GanforgeError(f"model init must be one of {', '.join(INITS)}, got '{scheme}'")
+    if scheme == "pytorch":
+        return module
+    fn = _INIT_FUNCS[scheme]
+    with torch.no_grad():
+        for m in module.modules():
+            if not isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+                continue
+            params = getattr(m, "parametrizations", None)
+            weight = params.weight.original if params is not None and "weight" in params else m.weight
+            fn(weight)
+            if m.bias is not None:
+                m.bias.zero_()
+    return module
+
+
+def set_bn_momentum(module: nn.Module, momentum: float) -> nn.Module:
+    """Every batch norm of ``module`` gets ``momentum`` (PyTorch's convention; Keras' 0.8 is 0.2)."""
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.momentum = momentum
+    return module
 
 
 def activation(name: str, negative_slope: float = 0.2) -> nn.Module:

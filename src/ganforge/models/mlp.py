@@ -10,7 +10,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
-from .layers import Dropout, GaussianNoise, activation, norm_layer, output_layer, normalize_weights
+from .layers import Dropout, GaussianNoise, activation, norm_layer, range_output_layer, normalize_weights
 
 
 def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
@@ -44,7 +44,7 @@ class MLPGenerator(nn.Module):
         layers, out_dim = _hidden_layers(self.cond.out_dim if self.cond else self.latent_dim, net,
                                          lambda n: conditional_norm(mcfg, n, num_classes, spatial=False))
         layers.append(nn.Linear(out_dim, math.prod(self.shape)))
-        out = output_layer(net.output)
+        out = range_output_layer(net.output, mcfg.data_range)
         if out is not None:
             layers.append(out)
         self.net = nn.Sequential(*layers)

@@ -31,7 +31,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .conditioning import OutputHead, apply_layer, conditional_norm, info_categories, label_input
-from .layers import activation, image_geometry, minibatch_std, norm_layer, output_layer, normalize_weights
+from .layers import activation, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
 
 
 def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
@@ -109,7 +109,7 @@ class ResNetGenerator(nn.Module):
         self.blocks = nn.ModuleList(GBlock(net.width, net.width, make_norm, act) for _ in range(self.k))
         self.out_norm, self.act = make_norm(net.width), act
         self.out_conv = _conv(net.width, img_channels, 3, 1.0)
-        self.out = output_layer(net.output)
+        self.out = range_output_layer(net.output, mcfg.data_range)
         normalize_weights(self, net)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -183,6 +183,32 @@ class GANLoss:
                                  penalty.detach(), class_loss.detach()])
         return total, stats
 
+    def discriminator_half(self, D, x: torch.Tensor, y, side: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """(loss, statistics in :data:`D_STATS` order) of one of ``train.d_split``'s two D steps: on the
+        real batch (``side="real"``) or the detached fake batch (``"fake"``) alone, as Keras'
+        ``train_on_batch`` on each. The statistics of the other side are zero, so the two halves add up
+        to one step's. (The config rules out what needs both batches at once: penalties, feature
+        matching, the semi-supervised D, adaptive augmentation.)"""
+        obj = self.objective
+        if self.augment is not None:
+            x = self.augment(x)
+        with self._autocast():
+            logits, cls = D(x, y, return_classes=True)
+        logits = logits.float()
+        d_loss = obj.d_real(logits) if side == "real" else obj.d_fake(logits)
+        total, zero = d_loss, torch.zeros((), device=logits.device)
+        class_loss = zero
+        if self.info and side == "fake":
+            class_loss = F.cross_entropy(cls.float(), y)
+        elif cls is not None and not self.info and (side == "real" or self.aux_fake_d):
+            class_loss = F.cross_entropy(cls.float(), y)
+        total = total + (self.info_weight if self.info else self.aux_weight) * class_loss
+        with torch.no_grad():
+            score = obj.score(logits)
+            stats = torch.stack([d_loss.detach(), score if side == "real" else zero,
+                                 score if side == "fake" else zero, zero, class_loss.detach()])
+        return total, stats
+
     def generator(self, D, fake: torch.Tensor, y_fake) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss to minimise, detached adversarial G loss) of one G step; D's weights should be frozen."""
         if self.augment is not None:

@@ -35,7 +35,9 @@ from ..registry import Registry
 
 
 class Objective:
-    """A GAN loss: ``d_loss(real_logits, fake_logits)`` and ``g_loss(fake_logits)``."""
+    """A GAN loss: ``d_loss(real_logits, fake_logits)`` = ``d_real(real_logits) + d_fake(fake_logits)``
+    (every D loss here is a sum of a real and a fake term: ``train.d_split`` steps on each alone) and
+    ``g_loss(fake_logits)``."""
 
     name = ""
     label_smoothing = True  # whether loss.real_label < 1 means anything for this loss
@@ -44,8 +46,13 @@ class Objective:
         self.real_label = float(real_label)
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        real = F.softplus(real_logits) - self.real_label * real_logits
-        return real.mean() + F.softplus(fake_logits).mean()
+        return self.d_real(real_logits) + self.d_fake(fake_logits)
+
+    def d_real(self, real_logits: torch.Tensor) -> torch.Tensor:
+        return (F.softplus(real_logits) - self.real_label * real_logits).mean()
+
+    def d_fake(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.softplus(fake_logits).mean()
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -91,8 +98,11 @@ class Wasserstein(RawScoreObjective):
     name = "wasserstein"
     label_smoothing = False
 
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return fake_logits.mean() - real_logits.mean()
+    def d_real(self, real_logits: torch.Tensor) -> torch.Tensor:
+        return -real_logits.mean()
+
+    def d_fake(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return fake_logits.mean()
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return -fake_logits.mean()
@@ -103,8 +113,11 @@ class Hinge(RawScoreObjective):
     name = "hinge"
     label_smoothing = False
 
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return F.relu(1.0 - real_logits).mean() + F.relu(1.0 + fake_logits).mean()
+    def d_real(self, real_logits: torch.Tensor) -> torch.Tensor:
+        return F.relu(1.0 - real_logits).mean()
+
+    def d_fake(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.relu(1.0 + fake_logits).mean()
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return -fake_logits.mean()
@@ -114,8 +127,11 @@ class Hinge(RawScoreObjective):
 class LeastSquares(RawScoreObjective):
     name = "least_squares"
 
-    def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
-        return 0.5 * (real_logits - self.real_label).pow(2).mean() + 0.5 * fake_logits.pow(2).mean()
+    def d_real(self, real_logits: torch.Tensor) -> torch.Tensor:
+        return 0.5 * (real_logits - self.real_label).pow(2).mean()
+
+    def d_fake(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return 0.5 * fake_logits.pow(2).mean()
 
     def g_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
         return 0.5 * (fake_logits - 1.0).pow(2).mean()

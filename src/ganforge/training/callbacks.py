@@ -131,11 +131,16 @@ class TensorBoardLogger(Callback):
 class SampleWriter(Callback):
     """Fixed-noise samples every ``every`` steps and at the end: a PNG grid for images, a
     scatter plot over the true modes for 2-D toy data. The noise is the same all run long
-    (drawn from its own seeded generator), so the pictures show learning over time."""
+    (drawn from its own seeded generator), so the pictures show learning over time. With
+    ``fresh_every`` > 0 (``log.fresh_every``) image runs also get a grid of fresh noise every that
+    many steps (``fresh_step_N.png``, noise seeded by the run's seed and the step, so a resumed run
+    draws the same), as the CelebA tutorial's new noise every 100 iterations."""
 
-    def __init__(self, out_dir: str | Path, every: int, n: int, info, seed: int, tensorboard=None):
+    def __init__(self, out_dir: str | Path, every: int, n: int, info, seed: int, tensorboard=None,
+                 fresh_every: int = 0):
         self.out_dir = Path(out_dir)
         self.every = every
+        self.fresh_every = fresh_every
         self.n = n
         self.info = info
         self.seed = seed
@@ -161,6 +166,23 @@ class SampleWriter(Callback):
     def on_step(self, trainer) -> None:
         if self.every and trainer.step % self.every == 0:
             self.write(trainer)
+        if self.fresh_every and trainer.step % self.fresh_every == 0 and self.info.kind != "points":
+            self.write_fresh(trainer)
+
+    @torch.no_grad()
+    def write_fresh(self, trainer) -> Path:
+        """A grid of fresh noise (same labels as the fixed grid), ``fresh_step_N.png``."""
+        gen = torch.Generator(device=trainer.device)
+        gen.manual_seed(self.seed * 1_000_003 + 777 + trainer.step)
+        z = trainer.latent(len(self.z), generator=gen)
+        G = trainer.sampling_generator
+        was_training = G.training
+        G.eval()
+        x = G(z, self.y)
+        G.train(was_training)
+        path = self.out_dir / f"fresh_step_{trainer.step:06d}.png"
+        save_grid(to_uint8(x), path, nrow=self.nrow)
+        return path
 
     def on_end(self, trainer, status: str) -> None:
         if status != "diverged" and self.last_written != trainer.step:

@@ -30,7 +30,8 @@ def make_callbacks(cfg: Config, run: RunDir, info, progress: bool | None = None)
     if cfg.log.tensorboard and TensorBoardLogger.available():
         tb = TensorBoardLogger(run.tensorboard, run.config)
         callbacks.append(tb)
-    callbacks.append(SampleWriter(run.samples, cfg.log.sample_every, cfg.log.n_samples, info, cfg.seed, tb))
+    callbacks.append(SampleWriter(run.samples, cfg.log.sample_every, cfg.log.n_samples, info, cfg.seed, tb,
+                                  fresh_every=cfg.log.fresh_every))
     if cfg.eval.every:
         callbacks.append(Evaluator(cfg.eval.every, cfg.eval.n, cfg.eval.metrics, cfg.data.name, cfg.seed,
                                    cfg.data, cfg.eval.inception_weights))

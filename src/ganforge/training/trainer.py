@@ -53,15 +53,36 @@ class Experiment:
     G_train: nn.Module | None = None  # G for the training passes (DDP-wrapped when distributed)
 
 
+def g_iteration(step: int, every: int = 1, warmup: int = 0) -> int:
+    """The D iteration (0-based) at which generator step ``step`` (0-based) runs under the schedule
+    ``train.g_every``/``train.g_warmup``: G trains at iteration i when i < warmup or i % every == 0
+    (the CelebA tutorial's 5/5: iterations 0, 1, 2, 3, 4, 5, 10, 15, ...). -1 for step -1."""
+    if step < 0:
+        return -1
+    if step < warmup:
+        return step
+    return (math.ceil(warmup / every) + step - warmup) * every
+
+
+def g_steps_within(iterations: int, every: int = 1, warmup: int = 0) -> int:
+    """How many generator steps the schedule runs in the first ``iterations`` D iterations."""
+    early = min(iterations, warmup)
+    late = max(0, math.ceil(iterations / every) - math.ceil(warmup / every)) if iterations > warmup else 0
+    return early + late
+
+
 def planned_steps(cfg, batches_per_epoch: int) -> int:
     """Generator steps a config trains for: ``train.steps``, else ``train.kimg`` of real images (at
-    ``data.batch_size * train.d_steps`` per step), else ``train.epochs`` of the data."""
+    ``data.batch_size * train.d_steps`` per D iteration), else ``train.epochs`` of the data; with a G
+    schedule (``train.g_every``) the generator steps within those D iterations."""
     tc = cfg.train
     if tc.steps > 0:
         return tc.steps
     if tc.kimg > 0:
-        return max(1, math.ceil(tc.kimg * 1000 / (cfg.data.batch_size * tc.d_steps)))
-    return max(1, tc.epochs * batches_per_epoch // tc.d_steps)
+        iterations = max(1, math.ceil(tc.kimg * 1000 / (cfg.data.batch_size * tc.d_steps)))
+    else:
+        iterations = max(1, tc.epochs * batches_per_epoch // tc.d_steps)
+    return max(1, g_steps_within(iterations, tc.g_every, tc.g_warmup))
 
 
 class Trainer:
@@ -117,9 +138,15 @@ class Trainer:
             return None
         return torch.randint(self.num_classes, (len(z),), generator=self.latent_gen, device=self.device)
 
+    def d_steps_now(self) -> int:
+        """D steps before this generator step: ``train.d_steps`` per D iteration of the G schedule."""
+        tc = self.cfg.train
+        iterations = g_iteration(self.step, tc.g_every, tc.g_warmup) - g_iteration(self.step - 1, tc.g_every, tc.g_warmup)
+        return tc.d_steps * iterations
+
     def train_step(self) -> None:
-        """One generator step: ``train.d_steps`` D steps, then a G step, EMA and schedulers."""
-        d_steps, batch = self.cfg.train.d_steps, self.cfg.data.batch_size
+        """One generator step: its D steps (``d_steps_now``), then a G step, EMA and schedulers."""
+        d_steps, batch = self.d_steps_now(), self.cfg.data.batch_size
         part = self.dist.slice(batch)  # a data-parallel rank's share of the global batch
         for i in range(d_steps):
             real, y_real = self.fetch()
@@ -144,9 +171,19 @@ class Trainer:
         return self.loss.prepare_real(real), (y_real if self.labelled else None)
 
     def d_step(self, real, y_real, fake, y_fake) -> None:
-        total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        self.precision.step(total, self.opt_d, "d", sync=lambda: average_gradients(self.D, self.dist))
+        """One D update on both batches, or (``train.d_split``) one on the real batch, then one on the fake."""
+        sync = lambda: average_gradients(self.D, self.dist)  # noqa: E731
+        if self.cfg.train.d_split:
+            stats = 0
+            for side, x, y in (("real", real, y_real), ("fake", fake, y_fake)):
+                total, half = self.loss.discriminator_half(self.D, x, y, side)
+                self.opt_d.zero_grad(set_to_none=True)
+                self.precision.step(total, self.opt_d, "d", sync=sync)
+                stats = stats + half
+        else:
+            total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
+            self.opt_d.zero_grad(set_to_none=True)
+            self.precision.step(total, self.opt_d, "d", sync=sync)
         if self.d_ema is not None:
             self.d_ema.update(self.D)
         self._acc_d += stats

@@ -1,0 +1,176 @@
+"""A conv G and D laid out layer by layer (``arch = "conv"``), for networks the DCGAN family does not
+express: the tutorials' Keras AC-GAN (UpSampling2D + 3x3 convs, zero padding, dropout, batch norm
+after the activation) and the TF CelebA DCGAN (5x5 kernels, 7x7x1024 dense start, 112 px, local
+response normalization and pooling in D).
+
+G: z [+ labels] -> Linear -> channels[0] x base x base [-> activation] [-> norm], then for each further
+entry c of ``channels`` a conv to c channels [-> norm] -> activation [-> norm] (norm before the
+activation unless ``norm_after_activation``), then a last conv to the image channels and G's output
+layer. Each conv's upsampling factor is ``up[i]`` (``len(channels)`` entries: the convs to channels[1:]
+and the last one): ``upsample = "transposed"`` is a ConvTranspose2d of stride up[i] with TF's "same"
+size (side x up[i]); ``nearest`` is nearest-neighbour upsampling by up[i] then a stride-1 "same" conv.
+D: for each entry c of ``channels`` a conv of stride ``strides[i]`` with "same" size (ceil(side /
+stride)) -> [zero padding ``pad_after[i]`` right and bottom] -> [norm if i in ``norm_layers``] ->
+activation -> [dropout] -> [LRN] -> [pool[i]: 2x2
+max or avg, stride 2, ceil mode (TF "same")], the norm after the dropout instead with
+``norm_after_activation`` (Keras' order in the AC-GAN tutorial), then flatten -> the output head (real/fake logit and the
+conditioning's class head, :class:`OutputHead`).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..errors import GanforgeError
+from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
+from .layers import (Dropout, TFLocalResponseNorm, activation, flatten_features, norm_layer, normalize_weights,
+                     range_output_layer)
+
+POOLS = ("none", "max", "avg")
+
+
+def _seq(*layers) -> nn.Sequential:
+    return nn.Sequential(*[layer for layer in layers if layer is not None])
+
+
+def check_conv_net(net, which: str) -> None:
+    """One-line errors for a ``conv`` net config (``which``: "g" or "d") whose layer lists disagree."""
+    key = f"model.{which}"
+    if not net.channels or any(c < 1 for c in net.channels):
+        raise GanforgeError(f"{key}.arch=conv needs {key}.channels, a list of channel counts >= 1 "
+                            "(e.g. [128, 128, 64])")
+    if which == "g":
+        if len(net.up) != len(net.channels) or any(u not in (1, 2) for u in net.up):
+            raise GanforgeError(f"{key}.up needs one upsampling factor (1 or 2) per conv: {len(net.channels)} "
+                                f"entries for channels={net.channels} (the last conv included), got {net.up}")
+        if net.upsample == "nearest" and net.kernel % 2 == 0:
+            raise GanforgeError(f"{key}.upsample=nearest needs an odd {key}.kernel (3 or 5) for 'same' convs, "
+                                f"got {net.kernel}")
+        return
+    n = len(net.channels)
+    if net.kernel % 2 == 0:
+        raise GanforgeError(f"{key}.arch=conv needs an odd {key}.kernel (3 or 5) for 'same' convs, got {net.kernel}")
+    for name, values in (("strides", net.strides), ("pad_after", net.pad_after), ("pool", net.pool)):
+        if values and len(values) != n:
+            raise GanforgeError(f"{key}.{name} needs one entry per conv ({n} for channels={net.channels}), got {values}")
+    if any(s not in (1, 2) for s in net.strides):
+        raise GanforgeError(f"{key}.strides must be 1 or 2, got {net.strides}")
+    if any(p not in POOLS for p in net.pool):
+        raise GanforgeError(f"{key}.pool entries must be one of {', '.join(POOLS)}, got {net.pool}")
+    if any(p < 0 for p in net.pad_after):
+        raise GanforgeError(f"{key}.pad_after entries must be >= 0, got {net.pad_after}")
+    if any(not 0 <= i < n for i in net.norm_layers):
+        raise GanforgeError(f"{key}.norm_layers must index the {n} convs (0 to {n - 1}), got {net.norm_layers}")
+
+
+def _same_padding(kernel: int, stride: int) -> tuple[int, int]:
+    """(padding, output_padding) of a ConvTranspose2d whose output side is input side x stride (TF's "same")."""
+    padding = max(0, math.ceil((kernel - stride) / 2))
+    return padding, stride - kernel + 2 * padding
+
+
+def _up_conv(net, c_in: int, c_out: int, factor: int, bias: bool) -> list[nn.Module]:
+    k = net.kernel
+    if net.upsample == "nearest" or factor == 1:
+        if k % 2 == 0:
+            raise GanforgeError(f"model.g.kernel={k}: stride-1 'same' convs need an odd kernel (3 or 5)")
+        up = nn.Upsample(scale_factor=factor, mode="nearest") if factor > 1 else None
+        return [m for m in (up, nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias)) if m is not None]
+    padding, output_padding = _same_padding(k, factor)
+    return [nn.ConvTranspose2d(c_in, c_out, k, stride=factor, padding=padding, output_padding=output_padding, bias=bias)]
+
+
+def _norm_act(norm: nn.Module | None, act: nn.Module, after: bool) -> list[nn.Module | None]:
+    return [act, norm] if after else [norm, act]
+
+
+class ConvGenerator(nn.Module):
+    """z (B x latent_dim) [+ labels] -> images (B x C x H x W); the net config is ``mcfg.g``."""
+
+    def __init__(self, mcfg, info):
+        super().__init__()
+        net, num_classes = mcfg.g, info.num_classes
+        check_conv_net(net, "g")
+        self.shape, self.latent_dim, self.channels_last = tuple(info.shape), mcfg.latent_dim, mcfg.channels_last
+        side = net.base * math.prod(net.up)
+        if len(self.shape) != 3 or self.shape[1:] != (side, side):
+            raise GanforgeError(f"model.g: base {net.base} x up {net.up} makes {side} x {side} images, the data are "
+                                f"{'x'.join(map(str, self.shape[1:]))}: change model.g.base or model.g.up")
+        self.base, self.c0 = net.base, net.channels[0]
+        self.cond = label_input(mcfg, num_classes)
+        in_dim = self.cond.out_dim if self.cond else self.latent_dim
+        self.project = nn.Linear(in_dim, self.c0 * net.base * net.base)
+        act = activation(net.activation, net.negative_slope) if net.dense_activation else None
+        self.project_norm = _seq(*_norm_act(conditional_norm(mcfg, self.c0, num_classes, spatial=True), act,
+                                            net.norm_after_activation or act is None))
+        blocks, c = [], self.c0
+        for c_out, factor in zip(net.channels[1:], net.up[:-1]):
+            norm = conditional_norm(mcfg, c_out, num_classes, spatial=True)
+            blocks.append(_seq(*_up_conv(net, c, c_out, factor, bias=True),
+                               *_norm_act(norm, activation(net.activation, net.negative_slope), net.norm_after_activation)))
+            c = c_out
+        blocks.append(_seq(*_up_conv(net, c, self.shape[0], net.up[-1], bias=True),
+                           range_output_layer(net.output, mcfg.data_range)))
+        self.blocks = nn.Sequential(*blocks)
+        normalize_weights(self, net)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.cond(z, y) if self.cond is not None else z
+        x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        x = run_layers(self.project_norm, x, y)
+        for block in self.blocks:
+            x = run_layers(block, x, y)
+        return x
+
+
+class ConvDiscriminator(nn.Module):
+    """images (B x C x H x W) -> one raw logit per image (with conditioning see :class:`OutputHead`);
+    the net config is ``mcfg.d``."""
+
+    def __init__(self, mcfg, info):
+        super().__init__()
+        net = mcfg.d
+        check_conv_net(net, "d")
+        self.shape, self.pack, self.channels_last = tuple(info.shape), net.pack, mcfg.channels_last
+        if len(self.shape) != 3:
+            raise GanforgeError(f"model.d.arch=conv needs images, got samples of shape {self.shape}")
+        n = len(net.channels)
+        strides = net.strides or [2] * n
+        norm_at = set(net.norm_layers) if net.norm_layers else set(range(1, n))
+        k = net.kernel
+        layers, c_in, side = [], self.shape[0] * net.pack, self.shape[1]
+        for i, c in enumerate(net.channels):
+            norm = norm_layer(net.norm, c, spatial=True) if i in norm_at else None
+            pad = net.pad_after[i] if net.pad_after else 0
+            pool = net.pool[i] if net.pool else "none"
+            layers += [nn.Conv2d(c_in, c, k, stride=strides[i], padding=k // 2),
+                       nn.ZeroPad2d((0, pad, 0, pad)) if pad else None,
+                       None if net.norm_after_activation else norm,
+                       activation(net.activation, net.negative_slope),
+                       Dropout(net.dropout) if net.dropout > 0 else None,
+                       norm if net.norm_after_activation else None,
+                       TFLocalResponseNorm() if net.lrn else None,
+                       {"max": nn.MaxPool2d(2, 2, ceil_mode=True), "avg": nn.AvgPool2d(2, 2, ceil_mode=True)}.get(pool)]
+            side = math.ceil(side / strides[i]) + pad
+            side = math.ceil(side / 2) if pool != "none" else side
+            c_in = c
+        self.features = _seq(*layers)
+        self.feat_dim = c_in * side * side
+        self.head = OutputHead(mcfg.conditioning, info.num_classes, self.feat_dim, info_categories(mcfg), mcfg)
+        normalize_weights(self, net)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
+        if x.shape[1:] != self.shape:
+            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
+        if x.shape[0] % self.pack:
+            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
+        if self.pack > 1:
+            x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.head(flatten_features(self.features(x)), y, return_classes)
