@@ -14,11 +14,15 @@ import pytest
 from ganforge.config import ModelConfig, NetConfig
 from ganforge.data.batches import DataInfo
 from ganforge.models import DISCRIMINATORS, GENERATORS, build_discriminator, build_generator
+from ganforge.models.conv import ConvDiscriminator, ConvGenerator
 from ganforge.models.dcgan import DCGANDiscriminator, DCGANGenerator
 from ganforge.models.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.models.resnet import ResNetDiscriminator, ResNetGenerator
 
 IMG, RGB32, POINTS = (1, 28, 28), (3, 32, 32), (2,)
+
+CONV_G = dict(channels=[8, 4], up=[2, 2], kernel=3, upsample="nearest", norm="batch", norm_after_activation=True)
+CONV_D = dict(channels=[4, 8], strides=[2, 2], kernel=3, norm="batch", dropout=0.25)
 
 # name: (arch, sample shape, conditioning, other ModelConfig fields, G's NetConfig, D's NetConfig)
 CASES = {
@@ -44,6 +48,11 @@ CASES = {
                                     dict(norm="layer")),
     "resnet-sn-pack-mbstd": ("resnet", IMG, "none", dict(channels_last=True), dict(spectral_norm=True),
                              dict(spectral_norm=True, pack=2, mbstd_group=4, mbstd_channels=2)),
+    "conv-none": ("conv", IMG, "none", {}, CONV_G, CONV_D),
+    "conv-acgan": ("conv", IMG, "acgan", {}, CONV_G, dict(CONV_D, pool=["max", "avg"], lrn=True)),
+    "conv-projection-cbn-rgb32": ("conv", RGB32, "projection", dict(g_cbn=True),
+                                  dict(CONV_G, base=8, up=[2, 2], upsample="transposed", kernel=5),
+                                  dict(CONV_D, pad_after=[1, 0])),
 }
 
 FINGERPRINTS = {  # name: (G, D)
@@ -66,6 +75,10 @@ FINGERPRINTS = {  # name: (G, D)
     "resnet-acgan": ("55f66caa2a3305fb", "75626758d37f9268"),
     "resnet-projection-cbn-rgb32": ("81584952da8008e0", "36577678cd1e2c45"),
     "resnet-sn-pack-mbstd": ("99b2d9762d097c50", "93732f2d6c27fabd"),
+    # conv: pinned when the architecture was added (issue 27)
+    "conv-none": ("50102409a33e25c6", "5e77688679b6e396"),
+    "conv-acgan": ("1945c33bb0785d06", "a8f458a658bbdc85"),
+    "conv-projection-cbn-rgb32": ("652b71a18058ff75", "ecefe5e607c19e7b"),
 }
 
 
@@ -111,12 +124,12 @@ def test_registered_constructors_take_exactly_mcfg_and_info(registry):
 
 
 @pytest.mark.parametrize("cls", [MLPGenerator, MLPDiscriminator, DCGANGenerator, DCGANDiscriminator,
-                                 ResNetGenerator, ResNetDiscriminator])
+                                 ResNetGenerator, ResNetDiscriminator, ConvGenerator, ConvDiscriminator])
 def test_architecture_classes_take_exactly_mcfg_and_info(cls):
     assert _takes_mcfg_and_info(cls)
 
 
-@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet"])
+@pytest.mark.parametrize("arch", ["mlp", "dcgan", "resnet", "conv"])
 def test_registry_entry_called_directly_equals_build(arch):
     mcfg, info = case_config(f"{arch}-acgan")
     G = GENERATORS.get(arch)(mcfg, info)

@@ -240,3 +240,12 @@ def test_every_tutorial_preset_validates():
     assert len(presets) == 8
     for p in presets:
         validate(load_config(p, ["data.path=/tmp"] if "celeba" in p.name else []))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
+def test_eval_on_a_missing_gpu_is_one_line():
+    from ganforge.evaluation.run import _eval_device
+
+    assert _eval_device("auto") == "cpu"
+    with pytest.raises(GanforgeError, match="CUDA is not available"):
+        _eval_device("cuda")

@@ -136,7 +136,7 @@ def _cmd_eval(args) -> int:
 
     result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
                       baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress,
-                      inception_weights=args.inception_weights)
+                      inception_weights=args.inception_weights, device=args.device)
     print(format_result(result))
     return 0
 
@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="FILE", default=None,
                    help="image folders: FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, "
                         "sha256 checked); without it folder runs are scored on downsampled pixels")
+    e.add_argument("--device", default="cpu",
+                   help="where the generator, discriminator and feature network run: cpu (default, reproducible "
+                        "everywhere), cuda, cuda:N or auto")
     e.add_argument("--no-progress", action="store_true")
     e.set_defaults(func=_cmd_eval)
 

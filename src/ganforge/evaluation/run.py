@@ -19,18 +19,31 @@ from .reference import load_reference_images
 from .samples import as_samples, evaluate_samples
 
 
+def _eval_device(device: str) -> str:
+    """``auto`` -> cuda when available, else cpu; a CUDA device asked for where there is none is one line."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise GanforgeError(f"--device {device}: CUDA is not available here; use --device cpu (or auto)")
+    return device
+
+
 def _check_n(n: int | None) -> None:
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise GanforgeError(f"the number of samples must be a whole number >= 1, got {n!r}")
 
 
-def generator_samples(G, cfg, n: int | None, seed: int = 0) -> dict:
-    """``n`` samples (default: the data set's) of a run's generator; balanced labels for conditional runs."""
+def generator_samples(G, cfg, n: int | None, seed: int = 0, device="cpu") -> dict:
+    """``n`` samples (default: the data set's) of a run's generator on ``device``; balanced labels for
+    conditional runs. The latents come from a generator of that device: a CUDA evaluation draws other
+    (equally distributed) samples than the CPU's."""
     from ..sampling import generate, sample_labels
 
     n = n or default_n(cfg.data.name)
     labels = sample_labels(cfg, n)
-    return as_samples(generate(G, cfg, n, seed, labels=labels), cfg.data.name, labels)
+    return as_samples(generate(G, cfg, n, seed, labels=labels, device=device), cfg.data.name, labels)
 
 
 def load_discriminator(cfg, state, averaged: bool = False):
@@ -108,8 +121,12 @@ def real_baseline(data: str, n: int | None = None, seed: int = 0, root=None, dcf
 
 def run_eval(source: str | None, metrics: str | None = None, n: int | None = None, seed: int = 0,
              data: str | None = None, baseline: str | None = None, json_out: str | None = None,
-             progress: bool = True, inception_weights: str | None = None) -> dict:
+             progress: bool = True, inception_weights: str | None = None, device: str = "cpu") -> dict:
     """Evaluate and record: a run gets ``eval.json`` and a line in ``metrics.jsonl``.
+
+    ``device`` runs the generator, the discriminator and the feature network there ("cpu", "cuda",
+    "cuda:N", or "auto": CUDA when there is one); the CPU (the default) keeps results reproducible
+    across machines.
 
     Image-folder runs are compared with their held-out split (``data.val_fraction``), in the FID
     Inception-v3's features when ``inception_weights`` (or the run's ``eval.inception_weights``)
@@ -118,6 +135,7 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     from ..runs import RunDir, load_run_config
 
     _check_n(n)
+    device = _eval_device(device)
     run, step, cfg, samples, disc = None, None, None, None, None
     if baseline and Path(baseline).is_dir():  # an image-folder run: its training split vs its held-out split
         cfg, _ = load_run_config(baseline)
@@ -133,7 +151,7 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
         from ..sampling import load_generator_and_state, num_classes
 
         run = RunDir(source)
-        G, cfg, state = load_generator_and_state(source)
+        G, cfg, state = load_generator_and_state(source, device)
         name, label = cfg.data.name, str(source)
     elif Path(source).suffix == ".npz":
         samples, name = samples_from_npz(source, data)
@@ -155,16 +173,16 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
         if image_run and (metrics is None or not metrics.strip()) and "age" not in names:
             names.append("age")  # a run's default: its D on training, held-out and generated images
         check_counts(names, n or default_n(name))
-        samples = generator_samples(G, cfg, n, seed)
+        samples = generator_samples(G, cfg, n, seed, device=device)
         step = int(state["step"])
         if "age" in names:
-            disc = discriminator_inputs(load_discriminator(cfg, state), name, samples["images"], samples.get("labels"),
-                                        seed=seed, root=cfg.data.root or None, dcfg=dcfg,
-                                        conditional=num_classes(cfg) > 0)
+            disc = discriminator_inputs(load_discriminator(cfg, state).to(device), name, samples["images"],
+                                        samples.get("labels"), seed=seed, root=cfg.data.root or None, dcfg=dcfg,
+                                        conditional=num_classes(cfg) > 0, device=device)
     else:
         names = parse_metrics(metrics, name, labelled="labels" in samples, inception_weights=inception_weights)
     result = {"source": label, **({"step": step} if step is not None else {}),
-              **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg,
+              **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg, device=device,
                                  inception_weights=inception_weights, discriminator=disc)}
     if run is not None and cfg.model.conditioning == "semi":  # the trained D is a classifier: its test accuracy
         from ..applications.semi import classifier_test_accuracy, test_set
