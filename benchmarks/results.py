@@ -83,9 +83,21 @@ def main() -> None:
     if len(runs) == len(CURVES):  # a partial re-run keeps the existing picture
         plot_eval_curves(runs, ROOT / "docs" / "images" / "fid_curves.png",
                          title="MNIST FID (2,000 samples) during training")
-    (ROOT / "docs" / "results.md").write_text(render(results))
+    write_results_md(render(results))
     update_readme(render(results))
     print(f"wrote {store}, docs/results.md and the README's results section")
+
+
+TUTORIALS_MARK = "<!-- tutorials:start -->"  # docs/results.md from here on is the tutorials' table, kept as it is
+
+
+def write_results_md(markdown: str) -> None:
+    """docs/results.md: the rendered tables, then the tutorials section the file already holds (measured
+    by its own commands, README "The tutorials, reproduced")."""
+    path = ROOT / "docs" / "results.md"
+    old = path.read_text() if path.exists() else ""
+    tail = old[old.index(TUTORIALS_MARK):] if TUTORIALS_MARK in old else ""
+    path.write_text(markdown + ("\n" + tail if tail else ""))
 
 
 def update_readme(markdown: str) -> None:
@@ -195,7 +207,7 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["--render-only"]:  # re-render docs/results.md and the README from results.json
         data = json.loads((ROOT / "docs" / "results.json").read_text())
-        (ROOT / "docs" / "results.md").write_text(render(data))
+        write_results_md(render(data))
         update_readme(render(data))
     else:
         main()

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 EN = ROOT / "README.md"
 ZH = ROOT / "README.zh-CN.md"
 RESULTS_MD = ROOT / "docs" / "results.md"
+TUTORIALS_MARK = "<!-- tutorials:start -->"  # docs/results.md's tutorials section follows (benchmarks/results.py keeps it)
 START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 FENCE = re.compile(r"^```[^\n]*\n.*?^```[ \t]*$", re.S | re.M)
@@ -133,7 +134,21 @@ def table_differences(en_tables, zh_tables) -> list[str]:
 
 @pytest.fixture(scope="module")
 def texts() -> dict[str, str]:
-    return {"en": read(EN), "zh": read(ZH), "results": read(RESULTS_MD)}
+    results, _, tutorials = read(RESULTS_MD).partition(TUTORIALS_MARK)
+    return {"en": read(EN), "zh": read(ZH), "results": results, "tutorials": tutorials}
+
+
+def tutorials_section(text: str) -> str:
+    """README.md's section "The tutorials, reproduced" (up to the next second-level heading)."""
+    assert "\n## The tutorials, reproduced\n" in text, "README.md has no section 'The tutorials, reproduced'"
+    return text.split("\n## The tutorials, reproduced\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_tutorials_table_matches_docs_results(texts):
+    """docs/results.md's tutorials table is the README's, row for row and number for number."""
+    readme, docs = tables(tutorials_section(texts["en"])), tables(texts["tutorials"])
+    assert len(docs) == 1 and len(docs[0]) >= 8, "docs/results.md: the tutorials table was not found"
+    assert readme and readme[0] == docs[0], "the README's tutorials table differs from docs/results.md's"
 
 
 def test_parser_finds_the_results_tables(texts):
