@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
-from .layers import (Dropout, TFLocalResponseNorm, activation, flatten_features, norm_layer, normalize_weights,
+from .conditioning import OutputHead, conditional_norm, info_categories, label_input
+from .dcgan import DCGANGenerator
+from .layers import (pack_images, Dropout, TFLocalResponseNorm, activation, flatten_features, norm_layer, normalize_weights,
                      range_output_layer)
 
 POOLS = ("none", "max", "avg")
@@ -117,15 +118,7 @@ class ConvGenerator(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         normalize_weights(self, net)
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.cond(z, y) if self.cond is not None else z
-        x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        x = run_layers(self.project_norm, x, y)
-        for block in self.blocks:
-            x = run_layers(block, x, y)
-        return x
+    forward = DCGANGenerator.forward  # the same layout: cond, project to c0 x base x base, project_norm, blocks
 
 
 class ConvDiscriminator(nn.Module):
@@ -165,12 +158,5 @@ class ConvDiscriminator(nn.Module):
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
-        if x.shape[1:] != self.shape:
-            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
-        if x.shape[0] % self.pack:
-            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
-        if self.pack > 1:
-            x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = pack_images(x, self.shape, self.pack, self.channels_last)
         return self.head(flatten_features(self.features(x)), y, return_classes)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
-from .layers import Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
+from .layers import pack_images, Dropout, activation, flatten_features, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
 
 
 def _seq(*layers) -> nn.Sequential:
@@ -93,14 +92,7 @@ class DCGANDiscriminator(nn.Module):
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
-        if x.shape[1:] != self.shape:
-            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
-        if x.shape[0] % self.pack:
-            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
-        if self.pack > 1:
-            x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = pack_images(x, self.shape, self.pack, self.channels_last)
         h = self.features(x)
         if self.mbstd is not None:
             h = self.mbstd(h)

@@ -75,6 +75,23 @@ class _FlattenChannelsLast(torch.autograd.Function):
         return grad.reshape(ctx.shape).contiguous(memory_format=torch.channels_last)
 
 
+def check_d_batch(x: torch.Tensor, shape: tuple, pack: int) -> None:
+    """A discriminator's input checks: samples of ``shape``, a batch that is a multiple of ``pack``."""
+    if x.shape[1:] != shape:
+        raise GanforgeError(f"discriminator expects samples of shape {shape}, got {tuple(x.shape[1:])}")
+    if x.shape[0] % pack:
+        raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={pack}")
+
+
+def pack_images(x: torch.Tensor, shape: tuple, pack: int, channels_last: bool) -> torch.Tensor:
+    """A conv discriminator's input, checked, PacGAN-packed (``pack`` samples along the channels) and in
+    channels_last memory format when asked."""
+    check_d_batch(x, shape, pack)
+    if pack > 1:
+        x = x.reshape(x.shape[0] // pack, pack * shape[0], *shape[1:])
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
 def flatten_features(h: torch.Tensor) -> torch.Tensor:
     """B x C x H x W features -> B x (C*H*W) in NCHW order, whatever h's memory format; the gradient
     comes back in h's format (see :class:`_FlattenChannelsLast`)."""

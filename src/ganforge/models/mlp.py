@@ -8,9 +8,8 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import GanforgeError
 from .conditioning import OutputHead, conditional_norm, info_categories, label_input, run_layers
-from .layers import Dropout, GaussianNoise, activation, norm_layer, range_output_layer, normalize_weights
+from .layers import check_d_batch, Dropout, GaussianNoise, activation, norm_layer, range_output_layer, normalize_weights
 
 
 def _hidden_layers(in_dim: int, net, make_norm: Callable[[int], nn.Module | None]) -> tuple[list[nn.Module], int]:
@@ -82,8 +81,5 @@ class MLPDiscriminator(nn.Module):
         normalize_weights(self, net)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
-        if x.shape[1:] != self.shape:
-            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
-        if x.shape[0] % self.pack:
-            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
+        check_d_batch(x, self.shape, self.pack)
         return self.head(self.net(x.reshape(x.shape[0] // self.pack, -1)), y, return_classes)

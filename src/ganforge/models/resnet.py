@@ -29,9 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import GanforgeError
 from .conditioning import OutputHead, apply_layer, conditional_norm, info_categories, label_input
-from .layers import activation, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
+from .layers import pack_images, activation, image_geometry, minibatch_std, norm_layer, range_output_layer, normalize_weights
 
 
 def _conv(c_in: int, c_out: int, kernel: int, gain: float) -> nn.Conv2d:
@@ -154,12 +153,5 @@ class ResNetDiscriminator(nn.Module):
         return h.sum(dim=(2, 3))  # global sum pooling (SNGAN)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, return_classes: bool = False):
-        if x.shape[1:] != self.shape:
-            raise GanforgeError(f"discriminator expects samples of shape {self.shape}, got {tuple(x.shape[1:])}")
-        if x.shape[0] % self.pack:
-            raise GanforgeError(f"batch of {x.shape[0]} is not a multiple of model.d.pack={self.pack}")
-        if self.pack > 1:
-            x = x.reshape(x.shape[0] // self.pack, self.pack * self.shape[0], *self.shape[1:])
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = pack_images(x, self.shape, self.pack, self.channels_last)
         return self.head(self.features(x), y, return_classes)
