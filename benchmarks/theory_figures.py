@@ -11,11 +11,24 @@ from ganforge's own loss functions):
 - ``collapse``: ring8 over training for a plain GAN (a 2-D normal latent, no packing, constant
   learning rate, no R1/EMA) beside the ring8 preset (runs/theory/ring8_plain, runs/theory/ring8):
   docs/images/theory_mode_collapse.png.
+- ``games``: trains configs/gan1d.toml three times in memory, once per generator game (minimax,
+  non-saturating, maximum likelihood; same seed), measuring D(G(z)) and the generator's gradient
+  every 10 G steps: docs/images/theory_three_games.png. The same three games on MNIST (the tutorial
+  presets) are benchmarks/tutorial_games_figure.py's docs/images/tutorials/three_games_mnist.png.
+- ``divergences``: no training; the single Gaussian each divergence fits to a two-mode target with
+  the non-saturating loss's KL - 2 JS identity checked (docs/images/theory_kl_directions.png), and
+  JS vs W1 as one uniform slides past another (docs/images/theory_js_w1.png).
+- ``critic``: a 1-D WGAN-GP critic trained between two fixed distributions, its slope |f'(x)| and
+  its W1 estimate: docs/images/theory_wgan_gp_critic.png.
+
+Each figure's numbers (fits, identity errors, slopes) are printed and kept in
+docs/images/theory_numbers.json, the numbers docs/theory.md quotes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 from pathlib import Path
 
@@ -23,6 +36,15 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "docs" / "images"
+NUMBERS = IMAGES / "theory_numbers.json"
+
+
+def keep(name: str, numbers: dict) -> None:
+    """Print a figure's numbers and keep them under ``name`` in docs/images/theory_numbers.json."""
+    print(name, json.dumps(numbers, indent=1))
+    kept = json.loads(NUMBERS.read_text()) if NUMBERS.exists() else {}
+    kept[name] = numbers
+    NUMBERS.write_text(json.dumps(kept, indent=1, sort_keys=True) + "\n")
 
 
 def train_preset(name: str, run: Path, overrides=()) -> Path:
@@ -95,9 +117,46 @@ def collapse() -> None:
     print(out)
 
 
+def games() -> None:
+    from ganforge.viz.theory_games import save_games, train_games
+
+    r = train_games(steps=2000, every=10)
+    print(save_games(r, IMAGES / "theory_three_games.png"))
+    numbers = {}
+    for game in r["games"]:
+        g = r[game]
+        low = int(g["d_fake"].argmin())
+        numbers[game] = {"min_d_fake": float(g["d_fake"][low]), "min_d_fake_step": int(g["step"][low]),
+                         "grad_logit_at_min": float(g["grad_logit"][low]), "grad_g_at_min": float(g["grad_g"][low]),
+                         "first_step_d_fake_0.45": int(g["step"][(g["step"] > g["step"][low]) & (g["d_fake"] >= 0.45)][0]),
+                         "final_mean": float(g["samples"].mean()), "final_std": float(g["samples"].std())}
+    keep("games", numbers)
+
+
+def divergences() -> None:
+    from ganforge.viz.theory import save_js_vs_w1, save_kl_directions
+
+    path, kl = save_kl_directions(IMAGES / "theory_kl_directions.png")
+    path2, jsw = save_js_vs_w1(IMAGES / "theory_js_w1.png")
+    print(path, path2)
+    keep("kl_directions", kl)
+    keep("js_w1", jsw)
+
+
+def critic() -> None:
+    from ganforge.viz.theory_games import between, save_critic, train_wgan_gp_critic
+
+    r = train_wgan_gp_critic()
+    print(save_critic(r, IMAGES / "theory_wgan_gp_critic.png"))
+    m = between(r)
+    keep("critic", {"steps": r["steps"], "gp_weight": r["gp_weight"], "w1_exact": r["w1"],
+                    "w1_estimate": r["w1_estimate"], "mean_slope_between": float(r["grad"][m].mean()),
+                    "soft_penalty_slope": 1 + r["w1"] / (2 * r["gp_weight"])})
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
-    p.add_argument("--only", default="saturation,gan1d,collapse")
+    p.add_argument("--only", default="saturation,gan1d,collapse,games,divergences,critic")
     args = p.parse_args()
     for name in args.only.split(","):
         globals()[name]()

@@ -355,16 +355,17 @@ def save_js_vs_w1(path: str | Path, width: float = 0.5, max_shift: float = 3.0) 
     b.axvspan(-max_shift, -width, color="0.93", zorder=0)
     b.axvspan(width, max_shift, color="0.93", zorder=0, label="supports apart: gradient 0")
     b.set_ylim(0, 0.8)
+    b.legend(fontsize=8, loc="lower right")
     b.set_ylabel("JS divergence (nats)")
     b.set_title("JS saturates at log 2")
     c.plot(s, r["w1"], color="tab:blue", lw=2, label="W1(p, q) (grid)")
     c.plot(s, np.abs(s), ":", color="black", lw=1.5, label="|shift|")
     c.set_ylabel("Wasserstein-1 distance")
     c.set_title("W1 grows with the shift")
+    c.legend(fontsize=8, loc="upper center")
     for ax in (b, c):
         ax.set_xlabel("shift of q")
         ax.set_xlim(-max_shift, max_shift)
-        ax.legend(fontsize=8, loc="upper center")
     for ax in (a, b, c):
         ax.grid(alpha=0.3)
     apart = np.abs(s) >= width
