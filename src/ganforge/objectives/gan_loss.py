@@ -160,14 +160,10 @@ class GANLoss:
             if bool(labelled.any()):
                 class_loss = F.cross_entropy(real_cls.float()[labelled], y_real[labelled])
                 total = total + self.aux_weight * class_loss
-        elif self.info:  # InfoGAN: Q (and D's shared layers) learn the category of each fake sample
-            class_loss = F.cross_entropy(fake_cls.float(), y_fake)
-            total = total + self.info_weight * class_loss
-        elif real_cls is not None:  # AC-GAN: cross-entropy on raw class logits, real (and fake)
-            class_loss = F.cross_entropy(real_cls.float(), y_real)
-            if self.aux_fake_d:
-                class_loss = class_loss + F.cross_entropy(fake_cls.float(), y_fake)
-            total = total + self.aux_weight * class_loss
+        else:
+            term, weight = self._class_term(real_cls, y_real, fake_cls, y_fake)
+            if term is not None:
+                class_loss, total = term, total + weight * term
         penalty = zero
         if self.penalties.active:
             def d_fp32(x):
@@ -183,6 +179,17 @@ class GANLoss:
                                  penalty.detach(), class_loss.detach()])
         return total, stats
 
+    def _class_term(self, real_cls, y_real, fake_cls, y_fake) -> tuple[torch.Tensor | None, float]:
+        """The class loss of a D step and its weight, or None: InfoGAN's Q (and D's shared layers)
+        learn each fake sample's category; AC-GAN's cross-entropy on raw class logits of the real
+        batch, and of the fake one with ``aux_fake_d``. A side given as None logits (the other half
+        of a ``train.d_split`` step) adds nothing."""
+        if self.info:
+            return (None if fake_cls is None else F.cross_entropy(fake_cls.float(), y_fake)), self.info_weight
+        parts = [F.cross_entropy(c.float(), t) for c, t, on in
+                 ((real_cls, y_real, True), (fake_cls, y_fake, self.aux_fake_d)) if c is not None and on]
+        return (sum(parts) if parts else None), self.aux_weight
+
     def discriminator_half(self, D, x: torch.Tensor, y, side: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, statistics in :data:`D_STATS` order) of one of ``train.d_split``'s two D steps: on the
         real batch (``side="real"``) or the detached fake batch (``"fake"``) alone, as Keras'
@@ -197,12 +204,10 @@ class GANLoss:
         logits = logits.float()
         d_loss = obj.d_real(logits) if side == "real" else obj.d_fake(logits)
         total, zero = d_loss, torch.zeros((), device=logits.device)
-        class_loss = zero
-        if self.info and side == "fake":
-            class_loss = F.cross_entropy(cls.float(), y)
-        elif cls is not None and not self.info and (side == "real" or self.aux_fake_d):
-            class_loss = F.cross_entropy(cls.float(), y)
-        total = total + (self.info_weight if self.info else self.aux_weight) * class_loss
+        term, weight = self._class_term(*((cls, y, None, None) if side == "real" else (None, None, cls, y)))
+        class_loss = zero if term is None else term
+        if term is not None:
+            total = total + weight * term
         with torch.no_grad():
             score = obj.score(logits)
             stats = torch.stack([d_loss.detach(), score if side == "real" else zero,
