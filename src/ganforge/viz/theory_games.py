@@ -4,8 +4,7 @@ critic between two 1-D distributions.
 - :class:`GameRecorder`: a trainer callback that, every few generator steps, measures on a fixed
   batch of latents (its own RNG, so the training is unchanged) the mean D(G(z)), the mean size of
   the generator loss's derivative with respect to D's logit on each fake sample, |d loss_i / d l_i|,
-  and the L2 norm of the batch loss's gradient with respect to all of G's weights. It also keeps the
-  trainer's log lines (the fields of metrics.jsonl: D(x), D(G(z)), the losses).
+  and the L2 norm of the batch loss's gradient with respect to all of G's weights.
 - :func:`train_games`: trains ``configs/gan1d.toml`` once per game (``loss.name`` = minimax,
   non_saturating, max_likelihood; the same seed and everything else) with that recorder, in memory
   (no run directory), and returns the curves and the samples each generator ends with.
@@ -27,7 +26,7 @@ import torch
 
 from ..training.callbacks import Callback
 from .figure import pyplot, save_figure
-from .theory import GENERATOR_GAMES, w1_distance
+from .theory import GENERATOR_GAMES, normal_density, w1_distance
 
 ROOT = Path(__file__).resolve().parents[3]
 GAN1D = ROOT / "configs" / "gan1d.toml"
@@ -43,7 +42,7 @@ class GameRecorder(Callback):
     """Every ``every`` generator steps (and at step 0): on ``n`` fixed latents, the mean D(G(z)), the
     mean over fakes of |d loss_i / d l_i| (l = D's logit on the fake, loss_i = the generator loss
     of that one sample: the quantity of the saturation figure) and ||grad_theta_G loss||_2 (the
-    batch-mean loss, all of G's weights). Also every log line of the trainer (``records``)."""
+    batch-mean loss, all of G's weights)."""
 
     def __init__(self, every: int, n: int = 1024, seed: int = 0):
         self.every, self.n, self.seed = every, n, seed
@@ -51,7 +50,6 @@ class GameRecorder(Callback):
         self.d_fake: list[float] = []
         self.grad_logit: list[float] = []
         self.grad_g: list[float] = []
-        self.records: list[dict] = []
 
     def on_start(self, trainer) -> None:
         gen = torch.Generator(device=trainer.device)
@@ -59,9 +57,6 @@ class GameRecorder(Callback):
         self.z = trainer.latent(self.n, generator=gen)
         if trainer.step == 0:
             self.measure(trainer)
-
-    def on_log(self, trainer, record: dict) -> None:
-        self.records.append(dict(record))
 
     def on_step(self, trainer) -> None:
         if trainer.step % self.every == 0:
@@ -80,10 +75,8 @@ class GameRecorder(Callback):
         self.grad_g.append(torch.sqrt(sum((g.double() ** 2).sum() for g in grads[1:])).item())
 
     def curves(self) -> dict:
-        logged = {k: np.array([r[k] for r in self.records], np.float64)
-                  for k in ("step", "d_real", "d_fake", "d_loss", "g_loss")}
         return {"step": np.array(self.steps), "d_fake": np.array(self.d_fake),
-                "grad_logit": np.array(self.grad_logit), "grad_g": np.array(self.grad_g), "log": logged}
+                "grad_logit": np.array(self.grad_logit), "grad_g": np.array(self.grad_g)}
 
 
 def train_games(steps: int = 2000, games=GENERATOR_GAMES, every: int = 10, config: str | Path = GAN1D,
@@ -114,8 +107,8 @@ def train_games(steps: int = 2000, games=GENERATOR_GAMES, every: int = 10, confi
             z = torch.randn(n_samples, cfg.model.latent_dim, generator=gen)
             curves["samples"] = G(z, None).float().reshape(-1).numpy().astype(np.float64)
         out[game] = curves
-        out["data"] = cfg.data.name
     x = np.linspace(-1.0, 4.0, 501)
+    out["data"] = cfg.data.name
     out["x"], out["p_data"] = x, mixture_density(out["data"], torch.from_numpy(x)[:, None]).numpy()
     out["games"], out["overrides"] = tuple(games), tuple(overrides)
     return out
@@ -207,7 +200,7 @@ def train_wgan_gp_critic(steps: int = 1500, fake=(-1.0, 0.25), gp_weight: float 
     f = D(xt).reshape(-1)
     (df,) = torch.autograd.grad(f.sum(), xt)
     p_data = mixture_density(cfg.data.name, torch.from_numpy(x)[:, None]).numpy()
-    p_fake = np.exp(-0.5 * ((x - mu) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
+    p_fake = normal_density(x, mu, sd)
     with torch.no_grad():
         real = torch.cat([exp.data.next()[0] for _ in range(40)])
         fk = mu + sd * torch.randn(len(real), 1, generator=gen)
