@@ -9,7 +9,8 @@ from conftest import assert_resume_is_exact, small_config
 from ganforge.build import build_experiment
 from ganforge.cli import main
 from ganforge.config import validate
-from ganforge.data.clusters import cluster_features, cluster_labels, kmeans, nearest_neighbours, spectral
+from ganforge.data.clusters import (cluster_features, cluster_labels, kmeans, nearest_neighbours, sampled_clusters,
+                                    spectral)
 from ganforge.errors import GanforgeError
 from ganforge.models.conditioning import ClusterConditioned, generator_conditional
 from ganforge.sampling import load_generator_and_state
@@ -77,6 +78,25 @@ def test_nearest_neighbours_match_a_brute_force_search():
     d = torch.cdist(x, x)
     d.fill_diagonal_(float("inf"))
     assert torch.equal(got, d.topk(5, largest=False).indices.sort(1).values)
+
+
+def test_nearest_neighbours_among_other_rows_match_a_brute_force_search():
+    g = torch.Generator().manual_seed(3)
+    x, y = torch.randn(2500, 4, generator=g), torch.randn(300, 4, generator=g)
+    got = nearest_neighbours(x, 3, among=y).sort(1).values
+    assert torch.equal(got, torch.cdist(x, y).topk(3, largest=False).indices.sort(1).values)
+
+
+def test_sampled_spectral_clusters_separate_rings_through_the_sample():
+    x, truth = _rings()
+    assign = sampled_clusters(x, 2, seed=0, method="spectral", sample=len(x) // 2, dims=2)
+    assert len(set(zip(truth.tolist(), assign.tolist()))) == 2  # the unsampled half follows its ring too
+    assert torch.equal(sampled_clusters(x, 2, seed=0, method="spectral", sample=len(x) // 2, dims=2), assign)
+    km = sampled_clusters(x, 2, seed=0, method="kmeans", sample=len(x) // 2)
+    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))[:len(x) // 2]
+    assert torch.equal(km[pick], kmeans(x[pick], 2, seed=0)[0])  # the sample keeps its own k-means clusters
+    with pytest.raises(GanforgeError, match="model.cluster_sample=10"):
+        sampled_clusters(x, 2, seed=0, method="spectral", sample=10)
 
 
 def test_cluster_labels_by_method_give_member_means_as_centres():

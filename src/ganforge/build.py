@@ -33,10 +33,11 @@ def build_generator_only(cfg: Config, device: torch.device | str = "cpu") -> tor
     return build_generator(cfg.model, data_info(cfg.data)).to(device)
 
 
-def self_condition(data, k: int, seed: int, method: str = "kmeans",
-                   channels: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def self_condition(data, k: int, seed: int, method: str = "kmeans", channels: bool = False,
+                   sample: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Label the images of ``data`` (an in-memory image source) with their clusters (``method``: a
-    :data:`~ganforge.data.clusters.CLUSTER_METHODS` word; ``channels``: each channel's, combined); returns
+    :data:`~ganforge.data.clusters.CLUSTER_METHODS` word; ``channels``: each channel's, combined; ``sample``:
+    clustered on that many images, see :func:`~ganforge.data.clusters.sampled_clusters`); returns
     the clusters' image counts (K, or channels x K) and centres (mean pixels)."""
     from .data.clusters import channel_cluster_labels, cluster_labels, combine_factors
 
@@ -44,10 +45,10 @@ def self_condition(data, k: int, seed: int, method: str = "kmeans",
         raise GanforgeError("model.clusters needs an in-memory image data set (mnist, fashion_mnist, "
                             "stacked_mnist, folder)")
     if not channels:
-        labels, centers = cluster_labels(data.images, k, seed, method)
+        labels, centers = cluster_labels(data.images, k, seed, method, sample)
         data.relabel(labels, k)
         return torch.bincount(labels, minlength=k), centers
-    per_channel, centers = channel_cluster_labels(data.images, k, seed, method)
+    per_channel, centers = channel_cluster_labels(data.images, k, seed, method, sample)
     data.relabel(combine_factors(per_channel, k), k ** per_channel.shape[1])
     return torch.stack([torch.bincount(col, minlength=k) for col in per_channel.T]), centers
 
@@ -71,7 +72,7 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA
     if cfg.model.clusters:  # a self-conditioned GAN: the images' clusters are their labels
         counts, centers = self_condition(data, cfg.model.clusters, cfg.seed, cfg.model.cluster_method,
-                                         cfg.model.cluster_channels)
+                                         cfg.model.cluster_channels, cfg.model.cluster_sample)
     G = build_generator(cfg.model, data.info).to(device)
     if cfg.model.clusters:
         G.set_clusters(counts, centers)

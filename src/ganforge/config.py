@@ -125,6 +125,10 @@ class ModelConfig:
     # how the clusters are found: kmeans (of the pixels) | spectral (spectral clustering of the pixels'
     # 10-nearest-neighbour graph; on MNIST 10 clusters hold one digit each for 77% of the images, k-means 59.5%)
     cluster_method: str = "kmeans"
+    # M > 0: cluster M images drawn with the seed, and give every other image the cluster most of its 10 nearest
+    # sampled images have (spectral) or its nearest centre (kmeans): the exact spectral graph costs N^2 distances,
+    # too many for a CelebA-size folder. 0 = all images.
+    cluster_sample: int = 0
     # per-channel clusters (images whose channels are separate pictures, like stacked MNIST's three digits): each
     # channel is clustered as a one-channel image into model.clusters clusters, an image's label is its channels'
     # clusters together (K^C combinations), G and D embed it as the sum of one embedding per channel, and G draws
@@ -415,7 +419,7 @@ _RANGES = [
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
-      "data.val_count", "train.g_warmup", "log.fresh_every"),
+      "data.val_count", "train.g_warmup", "log.fresh_every", "model.cluster_sample"),
      lambda v: v >= 0, ">= 0"),
     (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
     (("optim.eps", "model.latent_category_scale"), lambda v: v > 0, "> 0"),

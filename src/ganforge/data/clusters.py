@@ -12,6 +12,10 @@ at most 32 x 32 so that a folder of large images clusters as fast as MNIST):
   seeded starts). Neighbours in pixel space mostly share a digit (95.7% of the 10-NN pairs on MNIST),
   so the clusters follow the digits' shapes rather than their ink: 10 clusters hold one digit each
   for 77.3% of the images.
+
+Large data sets (``model.cluster_sample=M``): the method runs on M images drawn with the seed, and every
+other image takes the cluster most of its 10 nearest sampled images have (spectral, whose clusters need not
+be convex) or its nearest centre (kmeans). The exact graph costs N^2 distances; the sampled one N x M.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ def feature_dim(shape: tuple[int, ...]) -> int:
 def nearest_cluster(images: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """The cluster (N,) whose centre (K x D, a mean of :func:`cluster_features` rows) is nearest to
     each image."""
-    return _nearest(cluster_features(images), centers.float())[0]
+    return nearest_cluster_rows(cluster_features(images), centers)
 
 
 def _nearest(x: torch.Tensor, centers: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -96,22 +100,31 @@ def kmeans(x: torch.Tensor, k: int, seed: int = 0, iters: int = 30) -> tuple[tor
     return assign, centers
 
 
-def principal_components(x: torch.Tensor, dims: int, seed: int = 0) -> torch.Tensor:
-    """The rows of x (N x D) projected on their first ``dims`` principal components (randomised SVD,
-    seeded)."""
-    xc = x - x.mean(0)
+def principal_basis(x: torch.Tensor, dims: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(mean (D,), D x dims basis) of the first ``dims`` principal components of the rows of x (N x D;
+    randomised SVD, seeded)."""
+    mean = x.mean(0)
     dims = min(dims, *x.shape)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        _, _, v = torch.pca_lowrank(xc, q=min(dims + 10, *x.shape), center=False, niter=4)
-    return xc @ v[:, :dims]
+        _, _, v = torch.pca_lowrank(x - mean, q=min(dims + 10, *x.shape), center=False, niter=4)
+    return mean, v[:, :dims]
 
 
-def nearest_neighbours(x: torch.Tensor, n: int) -> torch.Tensor:
-    """N x n indices of each row's n nearest other rows (Euclidean), computed in chunks."""
+def principal_components(x: torch.Tensor, dims: int, seed: int = 0) -> torch.Tensor:
+    """The rows of x (N x D) projected on their first ``dims`` principal components (randomised SVD,
+    seeded)."""
+    mean, basis = principal_basis(x, dims, seed)
+    return (x - mean) @ basis
+
+
+def nearest_neighbours(x: torch.Tensor, n: int, among: torch.Tensor | None = None) -> torch.Tensor:
+    """N x n indices of each row's n nearest other rows (Euclidean), computed in chunks; with ``among``
+    (M x D), the indices of each row's n nearest rows of ``among`` instead."""
     out = []
-    for start, d in _squared_distances(x, x, CHUNK // 4):
-        d[torch.arange(len(d)), torch.arange(start, start + len(d))] = float("inf")  # not itself
+    for start, d in _squared_distances(x, x if among is None else among, CHUNK // 4):
+        if among is None:
+            d[torch.arange(len(d)), torch.arange(start, start + len(d))] = float("inf")  # not itself
         out.append(d.topk(n, dim=1, largest=False, sorted=False).indices)
     return torch.cat(out)
 
@@ -122,15 +135,20 @@ def spectral(x: torch.Tensor, k: int, seed: int = 0, neighbours: int = 10, dims:
     their first ``dims`` principal components, the k leading eigenvectors of its normalised adjacency
     D^-1/2 W D^-1/2, rows scaled to unit length, and the k-means (of ``starts`` seeded starts) with the
     least within-cluster sum."""
+    if not 2 <= k < len(x) or neighbours >= len(x):
+        raise GanforgeError(f"model.clusters={k} needs between 2 and the number of images ({len(x)}) "
+                            f"and more images than neighbours ({neighbours})")
+    return _spectral_points(principal_components(x.float(), dims, seed), k, seed, neighbours, starts)
+
+
+def _spectral_points(z: torch.Tensor, k: int, seed: int, neighbours: int, starts: int) -> torch.Tensor:
+    """:func:`spectral` of rows already projected on their principal components."""
     import numpy as np
     import scipy.sparse as sp
     from scipy.sparse.linalg import eigsh
 
-    if not 2 <= k < len(x) or neighbours >= len(x):
-        raise GanforgeError(f"model.clusters={k} needs between 2 and the number of images ({len(x)}) "
-                            f"and more images than neighbours ({neighbours})")
-    n = len(x)
-    nbr = nearest_neighbours(principal_components(x.float(), dims, seed), neighbours).numpy()
+    n = len(z)
+    nbr = nearest_neighbours(z, neighbours).numpy()
     w = sp.csr_matrix((np.ones(nbr.size), (np.repeat(np.arange(n), neighbours), nbr.ravel())), shape=(n, n))
     w = ((w + w.T) > 0).astype(np.float64)  # joined when either is among the other's neighbours
     scale = sp.diags(1.0 / np.sqrt(np.asarray(w.sum(1)).ravel()))
@@ -150,12 +168,43 @@ def spectral(x: torch.Tensor, k: int, seed: int = 0, neighbours: int = 10, dims:
 CLUSTER_METHODS = {"kmeans": lambda x, k, seed: kmeans(x, k, seed)[0], "spectral": spectral}
 
 
-def cluster_labels(images: torch.Tensor, k: int, seed: int = 0,
-                   method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
+def sampled_clusters(x: torch.Tensor, k: int, seed: int, method: str, sample: int,
+                     neighbours: int = 10, dims: int = 50) -> torch.Tensor:
+    """``method``'s clusters (N,) of ``sample`` rows of x drawn with ``seed``. For kmeans every other row
+    takes its nearest centre; for spectral, the cluster most of its ``neighbours`` nearest sampled rows have,
+    in the sample's first ``dims`` principal components."""
+    pick = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:sample]
+    if method == "kmeans":
+        sub_assign, centers = kmeans(x[pick], k, seed)
+        assign = nearest_cluster_rows(x, centers)
+    else:
+        if not 2 <= k < sample or neighbours >= sample:
+            raise GanforgeError(f"model.clusters={k} needs between 2 and model.cluster_sample={sample} clusters "
+                                f"and a sample larger than {neighbours}")
+        mean, basis = principal_basis(x[pick].float(), dims, seed)
+        z = torch.cat([(x[i:i + CHUNK].float() - mean) @ basis for i in range(0, len(x), CHUNK)])
+        sub_assign = _spectral_points(z[pick], k, seed, neighbours, 10)
+        votes = sub_assign[nearest_neighbours(z, neighbours, among=z[pick])]
+        assign = torch.mode(votes, dim=1).values
+    assign[pick] = sub_assign
+    return assign
+
+
+def nearest_cluster_rows(x: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
+    """The nearest centre (N,) of each row of x (rows of :func:`cluster_features`)."""
+    return _nearest(x.float(), centers.float())[0]
+
+
+def cluster_labels(images: torch.Tensor, k: int, seed: int = 0, method: str = "kmeans",
+                   sample: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """(cluster (N,) of each N x C x H x W uint8 image, by ``method`` (a :data:`CLUSTER_METHODS` word) on its
-    pixels; the k centres: each cluster's mean pixels)."""
+    pixels, on ``sample`` images drawn with ``seed`` when 0 < sample < N (see :func:`sampled_clusters`);
+    the k centres: each cluster's mean pixels)."""
     x = cluster_features(images.cpu())
-    assign = CLUSTER_METHODS[method](x, k, seed)
+    if 0 < sample < len(x):
+        assign = sampled_clusters(x, k, seed, method, sample)
+    else:
+        assign = CLUSTER_METHODS[method](x, k, seed)
     counts = torch.bincount(assign, minlength=k).clamp(min=1).unsqueeze(1).float()
     return assign, torch.zeros(k, x.shape[1]).index_add_(0, assign, x) / counts
 
@@ -183,15 +232,15 @@ def channel_images(images: torch.Tensor) -> torch.Tensor:
     return images.reshape(-1, 1, *images.shape[2:])
 
 
-def channel_cluster_labels(images: torch.Tensor, k: int, seed: int = 0,
-                           method: str = "kmeans") -> tuple[torch.Tensor, torch.Tensor]:
+def channel_cluster_labels(images: torch.Tensor, k: int, seed: int = 0, method: str = "kmeans",
+                           sample: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Each channel of N x C x H x W uint8 images clustered as a one-channel image (``model.cluster_channels``):
     (N x C clusters, the k centres, mean pixels of one channel). All channels share one clustering; a channel
     image that occurs more than once (stacked MNIST draws its channels from MNIST's 60,000 digits) is
     clustered once, so the cost is that of the distinct channel images."""
     flat = channel_images(images.cpu()).reshape(len(images) * images.shape[1], -1)
     distinct, inverse = torch.unique(flat, dim=0, return_inverse=True)
-    assign, centers = cluster_labels(distinct.reshape(-1, 1, *images.shape[2:]), k, seed, method)
+    assign, centers = cluster_labels(distinct.reshape(-1, 1, *images.shape[2:]), k, seed, method, sample)
     return assign[inverse].reshape(len(images), images.shape[1]), centers
 
 
