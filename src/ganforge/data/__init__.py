@@ -117,9 +117,10 @@ def _register_folder() -> None:
         images, labels, names = load_labelled_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction,
                                                      dcfg.labels, progress=progress)
         if dcfg.class_names and tuple(dcfg.class_names) != names:
-            raise GanforgeError(f"data.labels={dcfg.labels} under {dcfg.path} now names the classes "
-                                f"{', '.join(names)}, but this run was trained on {', '.join(dcfg.class_names)} "
-                                "(data.class_names); restore the folder's labels or start a new run")
+            raise GanforgeError(f"data.labels={dcfg.labels} under {dcfg.path} names the classes {', '.join(names)}, "
+                                f"not data.class_names = {', '.join(dcfg.class_names)} (the classes the run was "
+                                "trained on, or set by hand); restore the folder's labels, or start a new run "
+                                "without data.class_names")
         return InMemoryBatches(images, labels, dcfg.batch_size, seed,
                                DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder",
                                         num_classes=len(names), class_names=names), device)

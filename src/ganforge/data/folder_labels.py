@@ -71,6 +71,9 @@ def _read_json(path: Path) -> dict:
 def _json_class_names(path: Path, doc: dict, labels: list[int]) -> tuple[str, ...]:
     names = doc.get("class_names")
     if names is None:
+        if labels and max(labels) >= len(labels):  # K = max + 1 classes need K images at least
+            raise GanforgeError(f"labels file {path}: label {max(labels)} is out of range for {len(labels)} images; "
+                                'number the classes 0..K-1 without gaps (or name them in "class_names")')
         return tuple(str(i) for i in range(max(labels) + 1)) if labels else ()
     if (not isinstance(names, list) or not all(isinstance(n, str) and n.strip() for n in names)
             or len(set(names)) != len(names)):

@@ -158,11 +158,13 @@ def eval_spec(data: str) -> EvalSpec:
 
 
 def default_metrics(data: str, conditional: bool = False, offers: set[str] | None = None) -> list[str]:
-    """The metrics ``ganforge eval`` computes for ``data`` when none are named (with ``offers``, only those
-    that what the data set and its features offer can compute: a folder's class accuracy needs its classifier)."""
+    """The metrics ``ganforge eval`` computes for ``data`` when none are named: those of its registration
+    that ``offers`` (default: what the data set offers by itself) can compute; a folder's class accuracy
+    needs its own classifier."""
     spec = eval_spec(data)
+    offers = _offers(spec, None) if offers is None else offers
     names = list(spec.metrics) + (list(spec.labelled_metrics) if conditional else [])
-    return names if offers is None else [m for m in names if METRICS.get(m).needs - {"labels"} <= offers]
+    return [m for m in names if METRICS.get(m).needs - {"labels"} <= offers]
 
 
 def default_n(data: str) -> int:
