@@ -67,6 +67,8 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     seed_everything(cfg.seed)
     data_device = device if cfg.data.device == "auto" else rank_device(resolve_device(cfg.data.device), dist)
     data = build_data(cfg.data, cfg.seed, data_device, progress=progress and dist.is_main)
+    if data.info.class_names and not cfg.data.class_names:  # a labelled folder: its classes travel with the run
+        cfg.data.class_names = list(data.info.class_names)
     data.shard(dist.slice(cfg.data.batch_size))
     if data_device != device:
         data.send_to(device)  # host-resident data: pinned memory and asynchronous uploads on CUDA

@@ -136,7 +136,7 @@ def _cmd_eval(args) -> int:
 
     result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
                       baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress,
-                      inception_weights=args.inception_weights, device=args.device)
+                      inception_weights=args.inception_weights, features=args.features, device=args.device)
     print(format_result(result))
     return 0
 
@@ -179,10 +179,27 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_train_classifier(args) -> int:
-    from .training.classifier import train_classifier
+    folder_only = [flag for flag, given in (("--data-path", args.data_path), ("--out", args.out)) if given]
+    if args.data != "folder":
+        if folder_only:
+            raise GanforgeError(f"{folder_only[0]} is for --data folder; the {args.data} classifier goes to --out-dir")
+        from .training.classifier import train_classifier
 
-    card = train_classifier(args.data, epochs=args.epochs, seed=args.seed, out_dir=args.out_dir)
-    print(f"test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
+        card = train_classifier(args.data, epochs=args.epochs, seed=args.seed, out_dir=args.out_dir,
+                                batch_size=args.batch_size)
+        print(f"test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
+        return 0
+    if args.out_dir:
+        raise GanforgeError("--out-dir is for the mnist / fashion_mnist classifiers; give a folder's classifier --out FILE.pt")
+    if not args.data_path:
+        raise GanforgeError("--data folder needs --data-path DIR (a labelled image folder)")
+    from .training.folder_classifier import train_folder_classifier
+
+    card = train_folder_classifier(args.data_path, labels=args.labels, size=args.size, out=args.out,
+                                   epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
+                                   val_fraction=args.val_fraction, progress=not args.no_progress)
+    print(f"held-out accuracy {card['val_accuracy']:.4f} on {card['n_val']} images, sha256 {card['sha256']}")
+    print(f"wrote {card['weights']} and {card['card']}")
     return 0
 
 
@@ -254,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output .png (grid / scatter) or .npz")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--nrow", type=positive, default=None, help="images per row in the grid")
-    s.add_argument("--label", type=int, default=None, help="class of every sample (conditional runs)")
+    s.add_argument("--label", default=None,
+                   help="class of every sample (conditional runs): an index, or a labelled folder's class name")
     s.set_defaults(func=_cmd_sample)
 
     b = sub.add_parser("bench", help="training img/s vs a bare PyTorch loop over the same models")
@@ -282,6 +300,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--inception-weights", metavar="FILE", default=None,
                    help="image folders: FID Inception-v3 weights (pt_inception-2015-12-05-6726825d.pth, "
                         "sha256 checked); without it folder runs are scored on downsampled pixels")
+    e.add_argument("--features", metavar="FILE", default=None,
+                   help="image folders: a classifier from ganforge train-classifier --data folder (sha256 checked): "
+                        "FID/KID/PRDC in its features, class accuracy of a conditional run's samples")
     e.add_argument("--device", default="cpu",
                    help="where the generator, discriminator and feature network run: cpu (default, reproducible "
                         "everywhere), cuda, cuda:N or auto")
@@ -295,8 +316,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--seed", type=int, default=0)
     i.add_argument("--out", type=_out_file(".png"), default="interp.png")
     i.add_argument("--linear", action="store_true", help="linear instead of spherical interpolation")
-    i.add_argument("--label", type=int, default=None, help="conditional runs: one class for every row")
-    i.add_argument("--morph", type=int, nargs=2, metavar=("A", "B"), help="conditional runs: morph class A into B")
+    i.add_argument("--label", default=None, help="conditional runs: one class (index or name) for every row")
+    i.add_argument("--morph", nargs=2, metavar=("A", "B"),
+                   help="conditional runs: morph class A into B (indices or names)")
     i.set_defaults(func=_cmd_interpolate)
 
     r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves; "
@@ -352,11 +374,24 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--device", default="auto")
     n.set_defaults(func=_cmd_inpaint)
 
-    c = sub.add_parser("train-classifier", help="train the shipped MNIST / Fashion-MNIST feature classifier")
-    c.add_argument("--data", choices=["mnist", "fashion_mnist"], required=True)
+    c = sub.add_parser("train-classifier", help="train a feature classifier: the shipped MNIST / Fashion-MNIST one, "
+                                                "or one of a labelled image folder (for eval --features)")
+    c.add_argument("--data", choices=["mnist", "fashion_mnist", "folder"], required=True)
     c.add_argument("--epochs", type=positive, default=8)
     c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--out-dir", default=None, help="default: the package's weights/ folder")
+    c.add_argument("--out-dir", default=None, help="mnist, fashion_mnist: default the package's weights/ folder")
+    c.add_argument("--data-path", metavar="DIR", default=None, help="folder: the labelled image folder")
+    c.add_argument("--labels", default="folders",
+                   help="folder: folders (each subfolder a class, the default) or a dataset.json (StyleGAN2-ADA's form)")
+    c.add_argument("--size", type=_int_at_least(8), default=64, help="folder: image side in pixels (default 64)")
+    c.add_argument("--val-fraction", type=non_negative_float, default=0.05,
+                   help="folder: held-out share for the accuracy (default 0.05, as configs/dcgan_faces64.toml; "
+                        "a whole number >= 1: that many images)")
+    c.add_argument("--batch-size", type=positive, default=128)
+    c.add_argument("--out", type=_out_file(".pt"), default=None,
+                   help="folder: the weights file (default ./<folder>_classifier_<size>px.pt); its card goes beside "
+                        "it as .json")
+    c.add_argument("--no-progress", action="store_true")
     c.set_defaults(func=_cmd_train_classifier)
     return p
 

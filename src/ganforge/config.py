@@ -41,6 +41,12 @@ class DataConfig:
     device: str = "auto"  # where the in-memory data lives: auto = the training device
     exclude_classes: list[int] = field(default_factory=list)  # mnist/fashion_mnist: leave these classes out (anomaly detection)
     labels_per_class: int = 0  # model.conditioning=semi: keep this many labels per class (a seeded choice), 0 = all
+    # folder: class labels. "" = unlabelled | "folders" (each first-level subfolder is a class, sorted by name) |
+    # a StyleGAN2-ADA dataset.json (path relative to data.path, or absolute): {"labels": [["a/b.png", 3], ...]}
+    labels: str = ""
+    # folder with labels: the class names, recorded when a run starts (index i is class_names[i]); a resumed
+    # run checks the folder still has them. Set by hand, they must match the labels
+    class_names: list[str] = field(default_factory=list)
 
     @property
     def val_held(self) -> float:
@@ -231,6 +237,9 @@ class EvalConfig:
     n: int = 2000  # samples per periodic evaluation
     metrics: list[str] = field(default_factory=lambda: ["fid"])
     inception_weights: str = ""  # image folders: FID Inception-v3 weights file (pt_inception-2015-12-05); "" = pixel features
+    # image folders: a classifier file from `ganforge train-classifier --data folder` (its card, FILE.json, beside
+    # it; sha256 checked): FID/KID/PRDC in its features, class accuracy of a conditional run's samples
+    features: str = ""
 
 
 @dataclass
@@ -586,6 +595,11 @@ def _validate_labels(cfg: Config, num_classes: int) -> None:
                             "loss.feature_matching=true (or leave them at d_step, head)")
     if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":
         raise GanforgeError("model.d.noise / model.d.input_noise (Gaussian noise layers) are for the mlp discriminator")
+    if (d.labels or d.class_names) and d.name != "folder":
+        raise GanforgeError(f"data.labels / data.class_names label an image folder (data.name=folder), not {d.name}")
+    if d.class_names and not d.labels:
+        raise GanforgeError("data.class_names names the classes of data.labels; set data.labels (folders or a "
+                            "dataset.json) or leave data.class_names empty")
     if d.exclude_classes:
         if d.name not in ("mnist", "fashion_mnist"):
             raise GanforgeError(f"data.exclude_classes is for mnist and fashion_mnist, not {d.name}")
@@ -601,11 +615,16 @@ def _validate_eval(cfg: Config) -> None:
     from .evaluation.catalog import validate_metrics
 
     labelled = cfg.model.conditioning != "none"
+    if cfg.eval.features:
+        from .evaluation.catalog import check_feature_choice
+
+        check_feature_choice(cfg.data.name, cfg.eval.features, cfg.eval.inception_weights or None)
     if cfg.eval.every > 0:
         if cfg.eval.n < 2:
             _fail("eval.n", cfg.eval.n, ">= 2 (samples per periodic evaluation)")
         validate_metrics(cfg.eval.metrics, cfg.data.name, labelled=labelled,
-                         inception_weights=cfg.eval.inception_weights or None, discriminator=True)
+                         inception_weights=cfg.eval.inception_weights or None, discriminator=True,
+                         features=cfg.eval.features or None, dcfg=cfg.data)
     else:
         from .evaluation.catalog import METRICS
 

@@ -1,8 +1,9 @@
 """``ganforge export``: a standalone generator (TorchScript or ONNX) plus a JSON of its inputs.
 
 The exported module maps ``z`` (B x latent_dim float32) — and ``labels`` (B int64) for
-conditional runs — to images in [-1, 1] (B x C x H x W) or 2-D points (B x 2). EMA weights are
-exported when the run kept them. ONNX export needs the ``onnx`` package (``pip install -e .[export]``).
+conditional runs, whose class names (a labelled folder's) the JSON lists — to images in [-1, 1]
+(B x C x H x W) or 2-D points (B x 2). EMA weights are exported when the run kept them. ONNX export
+needs the ``onnx`` package (``pip install -e .[export]``).
 """
 
 from __future__ import annotations
@@ -78,6 +79,8 @@ def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | P
     }
     if classes:
         meta["inputs"]["labels"] = {"shape": ["batch"], "dtype": "int64", "num_classes": classes}
+        if info.class_names:  # a labelled folder's classes: label i is class_names[i]
+            meta["inputs"]["labels"]["class_names"] = list(info.class_names)
     meta_path = out.with_name(out.name + ".json")  # one per format: both exports can sit side by side
     meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     return out, meta_path

@@ -41,16 +41,43 @@ def num_classes(cfg) -> int:
     return data_info(cfg.data).num_classes if generator_conditional(cfg.model) else 0
 
 
-def sample_labels(cfg, n: int, label: int | None = None) -> torch.Tensor | None:
-    """Labels for ``n`` samples of a conditional run: ``label`` for all, else balanced 0, 1, ..., C-1, 0, ..."""
+def class_names(cfg) -> tuple[str, ...]:
+    """The names of a run's classes (a labelled folder's; recorded with the run), () when it has none."""
+    return data_info(cfg.data).class_names
+
+
+def class_index(cfg, label: int | str, classes: int) -> int:
+    """A class given by name (a labelled folder's ``data.class_names``; names are matched first) or by
+    index 0..classes-1, as an index."""
+    names = class_names(cfg)
+    if isinstance(label, str) and label in names:
+        return names.index(label)
+    try:
+        index = int(label)
+    except ValueError:
+        from .registry import did_you_mean
+
+        if not names:
+            raise GanforgeError(f"--label must be a class index 0..{classes - 1}, got '{label}'") from None
+        raise GanforgeError(f"--label '{label}' is not a class of this run{did_you_mean(label, names)}; its classes "
+                            f"are {', '.join(names)} (or give an index 0..{classes - 1})") from None
+    if not 0 <= index < classes:
+        named = f" or a class name ({', '.join(names)})" if names else ""
+        raise GanforgeError(f"--label must be in 0..{classes - 1}{named}, got {label}")
+    return index
+
+
+def sample_labels(cfg, n: int, label: int | str | None = None) -> torch.Tensor | None:
+    """Labels for ``n`` samples of a conditional run: ``label`` (an index or a class name) for all, else
+    balanced 0, 1, ..., C-1, 0, ..."""
     classes = num_classes(cfg)
     if not classes:
         if label is not None:
             raise GanforgeError("--label needs a conditional run (model.conditioning = acgan or projection)")
         return None
-    if label is not None and not 0 <= label < classes:
-        raise GanforgeError(f"--label must be in 0..{classes - 1}, got {label}")
-    return torch.full((n,), label) if label is not None else torch.arange(n) % classes
+    if label is not None:
+        return torch.full((n,), class_index(cfg, label, classes))
+    return torch.arange(n) % classes
 
 
 @torch.no_grad()
@@ -69,7 +96,7 @@ def generate(G, cfg, n: int, seed: int = 0, batch_size: int = 1000, device="cpu"
 
 
 def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int = 0, nrow: int | None = None,
-                   label: int | None = None) -> Path:
+                   label: int | str | None = None) -> Path:
     """Write ``n`` samples to ``out``: ``.png`` (grid or scatter plot) or ``.npz`` (with ``labels``
     for conditional runs)."""
     out = Path(out)
@@ -108,11 +135,12 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def interpolate_to_file(run_dir: str | Path, out: str | Path, steps: int = 10, rows: int = 8, seed: int = 0,
-                        method: str = "slerp", label: int | None = None, morph: tuple[int, int] | None = None) -> Path:
+                        method: str = "slerp", label: int | str | None = None,
+                        morph: tuple[int | str, int | str] | None = None) -> Path:
     """A grid whose rows walk the latent space between two random points in ``steps`` steps.
 
     Conditional runs: a fixed ``label`` per row (default: row i gets class i), or ``morph=(a, b)``:
-    the noise stays fixed and the label embedding moves from class a to class b.
+    the noise stays fixed and the label embedding moves from class a to class b (classes by index or name).
     """
     if steps < 2 or rows < 1:
         raise GanforgeError("--steps must be >= 2 and --rows >= 1")

@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 
+from ..errors import GanforgeError
 from ..registry import Registry
 from .batches import DataInfo, InMemoryBatches, SemiSupervisedBatches, ToyBatches
 from .mnist import IDX_SETS, load_idx_set
@@ -89,17 +90,42 @@ def _register_stacked() -> None:
         provides=frozenset({"features", "modes"}))))
 
 
+def folder_class_names(dcfg) -> tuple[str, ...]:
+    """A folder's classes: those recorded with the run (``data.class_names``), else read from
+    ``data.labels`` (subfolder names or the dataset.json; no image is listed or decoded)."""
+    if not getattr(dcfg, "labels", ""):
+        return ()
+    if dcfg.class_names:
+        return tuple(dcfg.class_names)
+    from .folder import label_names
+
+    return label_names(dcfg.path, dcfg.labels)
+
+
 def _register_folder() -> None:
     def info(dcfg) -> DataInfo:
-        return DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder")
+        names = folder_class_names(dcfg)
+        return DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder", num_classes=len(names),
+                        class_names=names)
 
     def build(dcfg, seed: int, device, progress: bool = True):
-        from .folder import load_folder
+        from .folder import load_folder, load_labelled_folder
 
-        images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction, progress=progress)
-        return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
+        if not dcfg.labels:
+            images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction, progress=progress)
+            return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
+        images, labels, names = load_labelled_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction,
+                                                     dcfg.labels, progress=progress)
+        if dcfg.class_names and tuple(dcfg.class_names) != names:
+            raise GanforgeError(f"data.labels={dcfg.labels} under {dcfg.path} names the classes {', '.join(names)}, "
+                                f"not data.class_names = {', '.join(dcfg.class_names)} (the classes the run was "
+                                "trained on, or set by hand); restore the folder's labels, or start a new run "
+                                "without data.class_names")
+        return InMemoryBatches(images, labels, dcfg.batch_size, seed,
+                               DataInfo(kind="image", shape=(3, dcfg.size, dcfg.size), name="folder",
+                                        num_classes=len(names), class_names=names), device)
 
-    DATASETS.register("folder")(Dataset(info, build, EvalSpec(kind="folder")))
+    DATASETS.register("folder")(Dataset(info, build, EvalSpec(kind="folder", labelled_metrics=("accuracy",))))
 
 
 for _name in IDX_SETS:
@@ -126,4 +152,4 @@ def data_info(dcfg) -> DataInfo:
     return DATASETS.get(dcfg.name).info(dcfg)
 
 
-__all__ = ["DATASETS", "DataInfo", "Dataset", "EvalSpec", "InMemoryBatches", "SemiSupervisedBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]
+__all__ = ["DATASETS", "DataInfo", "Dataset", "EvalSpec", "folder_class_names", "InMemoryBatches", "SemiSupervisedBatches", "ToyBatches", "build_data", "data_info", "load_idx_set", "stacked_mnist"]

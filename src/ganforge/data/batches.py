@@ -21,6 +21,7 @@ class DataInfo:
     name: str = ""
     centers: torch.Tensor | None = None  # toy mixtures: the true mode centres
     std: float = 0.0  # toy mixtures: the std of each mode
+    class_names: tuple[str, ...] = ()  # a labelled image folder's classes (index i is class_names[i])
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -91,7 +92,7 @@ class InMemoryBatches:
         if labels.shape != (len(self.images),):
             raise ValueError(f"relabel needs {len(self.images)} labels, got shape {tuple(labels.shape)}")
         self.labels = labels.to(self.device)
-        self.info = replace(self.info, num_classes=num_classes)
+        self.info = replace(self.info, num_classes=num_classes, class_names=())
 
     def send_to(self, target: torch.device | str) -> None:
         """Batches go to ``target`` (the training device) while the images stay where they are."""

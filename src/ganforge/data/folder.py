@@ -11,6 +11,11 @@ The decoded array (all images, before the train/val split) is cached as ``.npy``
 (default ``~/.cache/ganforge/folders/<id>/``). The cache file name holds a fingerprint of the
 files' relative paths, sizes and modification times, so any change re-decodes the folder.
 
+With ``data.labels`` (:mod:`.folder_labels`: class subfolders or a StyleGAN2-ADA dataset.json),
+:func:`load_labelled_folder` also gives each image's class. The labels are read and checked before
+anything is decoded, and follow the images through skipped files (a ``.kept.npy`` beside the cache
+lists which files the cached array holds) and the split.
+
 The "val" split ("test" is an alias) is a fixed fraction ``val_fraction`` of the images (or, given
 a number >= 1, that many images: ``data.val_count``), the first of a permutation with its own seed (0),
 independent of the training seed.
@@ -83,6 +88,20 @@ def folder_id(path, size: int) -> str:
     return folder_fingerprint(files, _folder(path), size)[:16]
 
 
+def label_names(path, labels: str) -> tuple[str, ...]:
+    """The class names of ``data.labels`` = ``labels`` for the folder ``path``, no image listed or decoded."""
+    from .folder_labels import class_names
+
+    return class_names(_folder(path), labels)
+
+
+def labels_key(path, labels: str) -> str:
+    """A short key of a folder's labels ("" when unlabelled), for cached statistics."""
+    from .folder_labels import labels_key as key_of
+
+    return key_of(_folder(path), labels)
+
+
 def _user_cache_dir(root: Path) -> Path:
     env = os.environ.get("GANFORGE_CACHE")
     if env:
@@ -132,7 +151,7 @@ def _write_cache(arr: np.ndarray, root: Path, fname: str, size: int) -> Path | N
             if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
         for old in directory.glob(f"folder_{size}px_*.npy"):
-            if old.name != fname:
+            if old.name.split(".")[0] != fname.split(".")[0]:  # another fingerprint (a .kept.npy goes with its array)
                 try:
                     old.unlink()
                 except OSError:
@@ -171,10 +190,12 @@ def _decode(path: Path, size: int) -> np.ndarray | None:
         return None
 
 
-def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> np.ndarray:
+def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(decoded images, the index in ``files`` of each of them: unreadable files are left out)."""
     from tqdm import tqdm
 
     out = np.empty((len(files), 3, size, size), np.uint8)
+    kept = np.empty(len(files), np.int64)
     n, skipped = 0, []
     with ThreadPoolExecutor(_WORKERS) as pool:
         results = pool.map(lambda f: _decode(f, size), files)
@@ -184,6 +205,7 @@ def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> np.
                 skipped.append(f.relative_to(root).as_posix())
             else:
                 out[n] = arr
+                kept[n] = len(skipped) + n
                 n += 1
     if n == 0:
         raise GanforgeError(f"none of the {len(files)} image files under {root} could be read "
@@ -191,7 +213,7 @@ def _decode_all(files: list[Path], root: Path, size: int, progress: bool) -> np.
     if skipped:
         print(f"warning: skipped {len(skipped)} unreadable image(s) under {root}, e.g. {', '.join(skipped[:3])}",
               file=sys.stderr)
-    return out[:n] if n < len(files) else out
+    return (out[:n] if n < len(files) else out), kept[:n]
 
 
 def split_indices(n: int, split: str, val_fraction: float) -> np.ndarray:
@@ -223,25 +245,67 @@ def _check_args(size, split: str, val_fraction) -> None:
         raise GanforgeError(f"data.split={split} needs data.val_fraction > 0 (e.g. data.val_fraction=0.05)")
 
 
+def _read_kept(path: Path, n: int, n_files: int) -> np.ndarray | None:
+    """The file index of each of a cached array's ``n`` images, or None when the file is missing or wrong."""
+    try:
+        kept = np.load(path, allow_pickle=False)
+    except Exception:
+        return None
+    ok = (kept.dtype == np.int64 and kept.shape == (n,) and (n == 0 or (kept[0] >= 0 and kept[-1] < n_files))
+          and bool(np.all(np.diff(kept) > 0)))
+    return kept if ok else None
+
+
+def _decoded(files: list[Path], root: Path, size: int, cache: bool, progress: bool,
+             need_kept: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """(decoded images of ``files``, the file index of each image or None): from the cache when it is
+    there (and, with ``need_kept``, knows which files it holds), else decoded and cached."""
+    fname = f"folder_{size}px_{folder_fingerprint(files, root, size)[:20]}.npy"
+    kept_name = fname.replace(".npy", ".kept.npy")
+    arr = kept = None
+    if cache:
+        for directory in _cache_dirs(root):
+            arr = _read_cache(directory / fname, size, len(files))
+            if arr is not None and need_kept and len(arr) < len(files):
+                kept = _read_kept(directory / kept_name, len(arr), len(files))
+                arr = arr if kept is not None else None  # which files were skipped is unknown: decode again
+            if arr is not None:
+                break
+    if arr is None:
+        arr, kept = _decode_all(files, root, size, progress)
+        if cache:
+            where = _write_cache(arr, root, fname, size)
+            if where is not None and need_kept and len(arr) < len(files):
+                _write_cache(kept, root, kept_name, size)
+    if need_kept and kept is None:
+        kept = np.arange(len(arr))
+    return arr, (kept if need_kept else None)
+
+
 def load_folder(path, size: int = 64, split: str = "train", val_fraction: float = 0.0, cache: bool = True,
                 progress: bool = True) -> torch.Tensor:
     """The images of a folder's ``split`` as an N x 3 x size x size uint8 tensor (file order)."""
     _check_args(size, split, val_fraction)
-    size = int(size)
-    files = list_images(path)
-    root = _folder(path)
-    fname = f"folder_{size}px_{folder_fingerprint(files, root, size)[:20]}.npy"
-    arr = None
-    if cache:
-        for directory in _cache_dirs(root):
-            arr = _read_cache(directory / fname, size, len(files))
-            if arr is not None:
-                break
-    if arr is None:
-        arr = _decode_all(files, root, size, progress)
-        if cache:
-            _write_cache(arr, root, fname, size)
+    arr, _ = _decoded(list_images(path), _folder(path), int(size), cache, progress, need_kept=False)
     idx = split_indices(len(arr), split, float(val_fraction))
     if len(idx) < len(arr):
         arr = arr[idx]
     return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def load_labelled_folder(path, size: int = 64, split: str = "train", val_fraction: float = 0.0,
+                         labels: str = "folders", cache: bool = True,
+                         progress: bool = True) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
+    """(images as :func:`load_folder` gives them, their int64 labels, the class names) by ``data.labels``
+    = ``labels`` ("folders" or a dataset.json). The labels are checked before any image is decoded."""
+    from .folder_labels import read_labels
+
+    _check_args(size, split, val_fraction)
+    files, root = list_images(path), _folder(path)
+    found = read_labels(root, files, labels)
+    arr, kept = _decoded(files, root, int(size), cache, progress, need_kept=True)
+    y = found.labels[kept]
+    idx = split_indices(len(arr), split, float(val_fraction))
+    if len(idx) < len(arr):
+        arr, y = arr[idx], y[idx]
+    return torch.from_numpy(np.ascontiguousarray(arr)), torch.from_numpy(y), found.class_names

@@ -10,9 +10,10 @@ Needs (and what provides them):
 
 - ``features``: features of the samples and of the data set's reference split (images, folders);
 - ``probs``: class probabilities of the samples (the MNIST-like classifiers; a folder's FID
-  Inception-v3 when weights are given);
+  Inception-v3 when weights are given, or its own classifier, ``eval.features``);
 - ``modes``: countable modes (Stacked MNIST's 1,000 digit triples, the toy mixtures' centres);
-- ``classes``: the classifier's classes are the data set's labels (MNIST, Fashion-MNIST);
+- ``classes``: the classifier's classes are the data set's labels (MNIST, Fashion-MNIST; a labelled
+  folder with a classifier of the same class names);
 - ``labels``: the samples are labelled (a conditional run, or an .npz with ``labels``).
 """
 
@@ -118,7 +119,7 @@ def _modes(x: MetricInputs) -> dict:
 
 @register("accuracy", {"probs", "classes", "labels"}, 1, "class accuracy")
 def _accuracy(x: MetricInputs) -> dict:
-    return class_accuracy(x.probs, x.labels)
+    return class_accuracy(x.probs, x.labels, num_classes=x.probs.shape[1])
 
 
 @register("class_freq", {"probs", "classes"}, 1, "class frequencies")
@@ -156,10 +157,14 @@ def eval_spec(data: str) -> EvalSpec:
     return DATASETS.get(data).eval
 
 
-def default_metrics(data: str, conditional: bool = False) -> list[str]:
-    """The metrics ``ganforge eval`` computes for ``data`` when none are named."""
+def default_metrics(data: str, conditional: bool = False, offers: set[str] | None = None) -> list[str]:
+    """The metrics ``ganforge eval`` computes for ``data`` when none are named: those of its registration
+    that ``offers`` (default: what the data set offers by itself) can compute; a folder's class accuracy
+    needs its own classifier."""
     spec = eval_spec(data)
-    return list(spec.metrics) + (list(spec.labelled_metrics) if conditional else [])
+    offers = _offers(spec, None) if offers is None else offers
+    names = list(spec.metrics) + (list(spec.labelled_metrics) if conditional else [])
+    return [m for m in names if METRICS.get(m).needs - {"labels"} <= offers]
 
 
 def default_n(data: str) -> int:
@@ -168,20 +173,63 @@ def default_n(data: str) -> int:
 
 
 # ------------------------------------------------------------------------ checking names
-def _offers(spec: EvalSpec, inception_weights: str | None) -> set[str]:
+def check_feature_choice(data: str, features: str | None, inception_weights: str | None) -> None:
+    """A folder classifier (``eval.features`` / ``--features``) is for image folders, and chooses the
+    features alone. Reads no file."""
+    if not features:
+        return
+    if eval_spec(data).kind != "folder":
+        raise GanforgeError(f"eval.features / --features (a folder's own classifier) is for image-folder runs; "
+                            f"{data} is scored with its own features: leave it unset")
+    if inception_weights:
+        raise GanforgeError("eval.features / --features and eval.inception_weights / --inception-weights both choose "
+                            "a folder's features; keep one")
+
+
+def _folder_classes(features: str, dcfg) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the classifier's class names, the run's) of a folder classifier file (its card) and a folder config."""
+    from ..data import folder_class_names
+    from ..features.folder_classifier import read_card
+
+    return tuple(read_card(features)["class_names"]), (folder_class_names(dcfg) if dcfg is not None else ())
+
+
+def _offers(spec: EvalSpec, inception_weights: str | None, features: str | None = None, dcfg=None) -> set[str]:
     offers = set(spec.provides)
-    if spec.kind == "folder" and inception_weights:
+    if spec.kind == "folder" and features:
+        offers.add("probs")  # the folder's classifier classifies
+        mine, run = _folder_classes(features, dcfg)
+        if run and mine == run:
+            offers.add("classes")
+    elif spec.kind == "folder" and inception_weights:
         offers.add("probs")  # the FID Inception-v3 classifies too
     return offers
 
 
-def _misfit(name: str, data: str, spec: EvalSpec, missing: set[str], offers: set[str]) -> str:
-    if "features" in missing:
+def _why_no_classes(data: str, spec: EvalSpec, features: str | None, dcfg) -> str:
+    """Why a folder offers no classifier of its labels ("" for other data sets: :func:`_misfit` says it)."""
+    if spec.kind != "folder":
+        return ""
+    if not features:
+        return ("it needs a classifier of the folder's classes: train one with ganforge train-classifier --data folder "
+                "--data-path DIR and pass --features FILE (or set eval.features)")
+    mine, run = _folder_classes(features, dcfg)
+    if not run:
+        return "it needs labelled samples of a labelled folder (data.labels), and this folder has no labels"
+    return (f"the classifier {features} knows the classes {', '.join(mine)}, not this run's {', '.join(run)}; "
+            "train one on this run's folder and labels")
+
+
+def _misfit(name: str, data: str, spec: EvalSpec, missing: set[str], offers: set[str], why_classes: str = "") -> str:
+    if why_classes:
+        why = why_classes
+    elif "features" in missing:
         why = f"it compares image features, and {data} samples are 2-D points"
     elif "probs" in missing:
         why = f"it needs class probabilities, which the features of {data} do not give"
         if spec.kind == "folder":
-            why += " (image folders get them from the FID Inception-v3: pass --inception-weights FILE or set eval.inception_weights)"
+            why += (" (image folders get them from the FID Inception-v3: pass --inception-weights FILE or set "
+                    "eval.inception_weights; or from their own classifier: --features FILE)")
         elif spec.per_channel:
             why += " (its classifier reads one channel at a time)"
     elif "modes" in missing:
@@ -195,18 +243,20 @@ def _misfit(name: str, data: str, spec: EvalSpec, missing: set[str], offers: set
 
 
 def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str | None = None,
-                     discriminator: bool = False) -> list[str]:
+                     discriminator: bool = False, features: str | None = None, dcfg=None) -> list[str]:
     """``names`` checked against the registry and against what ``data`` offers; returned without
     duplicates. One-line :class:`GanforgeError` for an unknown name (with a did-you-mean), a metric
     that does not fit the data set, or one that needs labelled samples when ``labelled`` is false.
-    Loads no data and no network."""
+    ``features``: a folder's classifier file (its card is read; ``dcfg``, the folder's config, gives
+    the run's classes). Loads no data and no network."""
     names = [str(m) for m in names]
     for m in names:
         if m not in METRICS:
             raise GanforgeError(f"unknown metric '{m}'{did_you_mean(m, METRICS.names())}; "
                                 f"choose from {', '.join(m for m, _ in METRICS.items())}")
     spec = eval_spec(data)
-    offers = _offers(spec, inception_weights)
+    check_feature_choice(data, features, inception_weights)
+    offers = _offers(spec, inception_weights, features, dcfg)
     if discriminator and spec.kind in ("image", "folder"):
         offers.add("discriminator")
     for m in names:
@@ -216,25 +266,29 @@ def validate_metrics(names, data: str, *, labelled: bool, inception_weights: str
                                 f"run directory of image data" + ("" if spec.kind != "points" else
                                                                   f" ({data} has no held-out images)"))
         if missing - {"labels"}:
-            raise GanforgeError(_misfit(m, data, spec, missing, offers))
+            why = _why_no_classes(data, spec, features, dcfg) if "classes" in missing else ""
+            raise GanforgeError(_misfit(m, data, spec, missing, offers, why))
         if missing and not labelled:
             raise GanforgeError(f"metric '{m}' needs labelled samples (a conditional run, or an .npz with 'labels')")
     return list(dict.fromkeys(names))
 
 
 def parse_metrics(text: str | None, data: str, labelled: bool = False, *, conditional: bool | None = None,
-                  inception_weights: str | None = None, discriminator: bool = False) -> list[str]:
-    """Metric names from a comma-separated ``text`` (the data set's defaults when it is empty),
+                  inception_weights: str | None = None, discriminator: bool = False, features: str | None = None,
+                  dcfg=None) -> list[str]:
+    """Metric names from a comma-separated ``text`` (the data set's defaults that fit when it is empty),
     checked by :func:`validate_metrics`. ``conditional`` (default: ``labelled``) adds the class
     metrics to the defaults; a real baseline is labelled but not conditional."""
     if text is None or not text.strip():
-        names = default_metrics(data, labelled if conditional is None else conditional)
+        check_feature_choice(data, features, inception_weights)
+        names = default_metrics(data, labelled if conditional is None else conditional,
+                                _offers(eval_spec(data), inception_weights, features, dcfg))
     else:
         names = [m.strip() for m in text.split(",") if m.strip()]
         if not names:
             raise GanforgeError(f"--metrics '{text}' names no metric; choose from {', '.join(m for m, _ in METRICS.items())}")
     return validate_metrics(names, data, labelled=labelled, inception_weights=inception_weights,
-                            discriminator=discriminator)
+                            discriminator=discriminator, features=features, dcfg=dcfg)
 
 
 def check_counts(names, n: int, what: str = "samples", hint: str = "evaluate more samples (--n)") -> None:

@@ -2,8 +2,9 @@
 
 Which network gives the features is the data set's choice (``EvalSpec.extractor`` in
 ``ganforge.data``): the shipped classifier for MNIST-like data (one channel at a time for
-Stacked MNIST); for an image folder the FID Inception-v3 when its weights file is given, else
-area-downsampled pixels (classifier-free; see :func:`ganforge.features.pixel_extractor`).
+Stacked MNIST); for an image folder its own classifier when one is given (``eval.features``,
+:mod:`ganforge.features.folder_classifier`), else the FID Inception-v3 when its weights file is
+given, else area-downsampled pixels (classifier-free; see :func:`ganforge.features.pixel_extractor`).
 """
 
 from __future__ import annotations
@@ -23,15 +24,16 @@ class ImageProfile:
     Image folders (``data="folder"``) need ``dcfg`` (path, size, val_fraction), the run's data config.
     """
 
-    def __init__(self, data: str, device="cpu", progress: bool = False, dcfg=None, inception_weights=None):
+    def __init__(self, data: str, device="cpu", progress: bool = False, dcfg=None, inception_weights=None,
+                 features=None):
         self.data, self.dcfg, self.progress = data, dcfg, progress
         self.spec = eval_spec(data)
         if self.spec.kind == "folder":
             if dcfg is None or not dcfg.path:
                 raise GanforgeError("evaluating image-folder samples needs the run's data config "
                                     "(evaluate the run directory, not a bare .npz)")
-            name = "inception" if inception_weights else "pixels"
-            self.extractor = EXTRACTORS.get(name)(device=device, weights=inception_weights)
+            name = "folder_classifier" if features else "inception" if inception_weights else "pixels"
+            self.extractor = EXTRACTORS.get(name)(device=device, weights=features or inception_weights, size=dcfg.size)
         elif self.spec.kind == "image":
             self.extractor = EXTRACTORS.get(self.spec.extractor)(device=device)
         else:
@@ -51,9 +53,11 @@ class ImageProfile:
     @property
     def reference_name(self) -> str:
         if self.spec.kind == "folder":
-            from ..data.folder import folder_id
+            from ..data.folder import folder_id, labels_key
 
-            return f"folder-{folder_id(self.dcfg.path, self.dcfg.size)}-{self.dcfg.size}px-v{self.dcfg.val_held:g}"
+            labels = labels_key(self.dcfg.path, self.dcfg.labels)  # labelled references hold their labels too
+            return (f"folder-{folder_id(self.dcfg.path, self.dcfg.size)}-{self.dcfg.size}px-v{self.dcfg.val_held:g}"
+                    + (f"-L{labels}" if labels else ""))
         return self.data
 
     def __call__(self, images) -> dict:
@@ -72,17 +76,19 @@ class ImageProfile:
 
 def evaluate_images(images, data: str, metrics: list[str], labels=None, root=None, device="cpu",
                     progress: bool = False, kid_subsets: int = 100, kid_subset_size: int = 1000,
-                    dcfg=None, inception_weights=None, discriminator: dict | None = None) -> dict:
+                    dcfg=None, inception_weights=None, discriminator: dict | None = None, features=None) -> dict:
     """Metrics of uint8 images (N x C x H x W) against ``data``'s reference split.
 
     ``metrics`` are taken as checked (:func:`~ganforge.evaluation.catalog.validate_metrics`);
     :func:`~ganforge.evaluation.samples.evaluate_samples` checks names and images first.
     """
-    profile = ImageProfile(data, device, progress, dcfg, inception_weights)
+    profile = ImageProfile(data, device, progress, dcfg, inception_weights, features)
     fake = profile(images)
     out: dict = {}
     if profile.spec.kind == "folder":
         out["features"] = profile.extractor.name
+        if features:
+            out["features_file"] = str(features)
         out["reference"] = f"{profile.reference_split} split"
     inputs = MetricInputs(data, len(fake["features"]), features=fake["features"], probs=fake["probs"],
                           digits=fake["digits"], labels=None if labels is None else np.asarray(labels),
@@ -95,6 +101,6 @@ def evaluate_images(images, data: str, metrics: list[str], labels=None, root=Non
     if discriminator is not None:  # a run's D on training, held-out and generated images (metric 'age')
         inputs.d_train, inputs.d_heldout, inputs.d_fake = (discriminator[k] for k in ("d_train", "d_heldout", "d_fake"))
     if "class_freq" in metrics:
-        inputs.train_labels = train_labels(data, root)
+        inputs.train_labels = train_labels(data, root, dcfg)
     out.update(compute_metrics(metrics, inputs))
     return out

@@ -28,17 +28,20 @@ def load_reference_images(data: str, split: str = "test", root=None, dcfg=None) 
     from ..data import load_idx_set, stacked_mnist
 
     if data == "folder":
-        from ..data.folder import load_folder
+        from ..data.folder import load_folder, load_labelled_folder
 
+        if dcfg.labels:  # a labelled folder: its labels follow the images into the split
+            images, labels, _ = load_labelled_folder(dcfg.path, dcfg.size, split, dcfg.val_held, dcfg.labels)
+            return images, labels
         return load_folder(dcfg.path, dcfg.size, split, dcfg.val_held), None
     if data == "stacked_mnist":
         return stacked_mnist(split, 0, root)
     return load_idx_set(data, split, root)
 
 
-def train_labels(data: str, root=None) -> np.ndarray:
+def train_labels(data: str, root=None, dcfg=None) -> np.ndarray:
     """The labels of ``data``'s training split (the reference for class frequencies)."""
-    return load_reference_images(data, "train", root)[1].numpy()
+    return load_reference_images(data, "train", root, dcfg)[1].numpy()
 
 
 def reference_features(profile, split: str | None = None, root=None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -121,16 +121,18 @@ def real_baseline(data: str, n: int | None = None, seed: int = 0, root=None, dcf
 
 def run_eval(source: str | None, metrics: str | None = None, n: int | None = None, seed: int = 0,
              data: str | None = None, baseline: str | None = None, json_out: str | None = None,
-             progress: bool = True, inception_weights: str | None = None, device: str = "cpu") -> dict:
+             progress: bool = True, inception_weights: str | None = None, device: str = "cpu",
+             features: str | None = None) -> dict:
     """Evaluate and record: a run gets ``eval.json`` and a line in ``metrics.jsonl``.
 
     ``device`` runs the generator, the discriminator and the feature network there ("cpu", "cuda",
     "cuda:N", or "auto": CUDA when there is one); the CPU (the default) keeps results reproducible
     across machines.
 
-    Image-folder runs are compared with their held-out split (``data.val_fraction``), in the FID
-    Inception-v3's features when ``inception_weights`` (or the run's ``eval.inception_weights``)
-    names the weights file, else in downsampled pixels.
+    Image-folder runs are compared with their held-out split (``data.val_fraction``), in the features
+    of the folder's own classifier when ``features`` (or the run's ``eval.features``) names its file,
+    else in the FID Inception-v3's when ``inception_weights`` (or the run's ``eval.inception_weights``)
+    names the weights file, else in downsampled pixels. A choice given here replaces the run's.
     """
     from ..runs import RunDir, load_run_config
 
@@ -159,17 +161,19 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     else:
         raise GanforgeError(f"'{source}' is neither a run directory nor a .npz of samples")
     dcfg = cfg.data if cfg is not None else None
-    if cfg is not None:
-        inception_weights = inception_weights or cfg.eval.inception_weights or None
+    if features and inception_weights:
+        raise GanforgeError("--features and --inception-weights both choose a folder's features; keep one")
+    if cfg is not None and not (features or inception_weights):
+        features, inception_weights = cfg.eval.features or None, cfg.eval.inception_weights or None
+    chosen = {"inception_weights": inception_weights, "features": features, "dcfg": dcfg}
     # the metric names are checked before any sample is drawn or generated
     if baseline:  # real images carry their labels, but the class metrics are not among the defaults
         names = parse_metrics(metrics, name, labelled="classes" in eval_spec(name).provides, conditional=False,
-                              inception_weights=inception_weights)
+                              **chosen)
         samples = real_baseline(name, n, seed, dcfg=dcfg)
     elif run is not None:
         image_run = eval_spec(name).kind in ("image", "folder")
-        names = parse_metrics(metrics, name, labelled=num_classes(cfg) > 0, inception_weights=inception_weights,
-                              discriminator=image_run)
+        names = parse_metrics(metrics, name, labelled=num_classes(cfg) > 0, discriminator=image_run, **chosen)
         if image_run and (metrics is None or not metrics.strip()) and "age" not in names:
             names.append("age")  # a run's default: its D on training, held-out and generated images
         check_counts(names, n or default_n(name))
@@ -180,10 +184,9 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
                                         samples.get("labels"), seed=seed, root=cfg.data.root or None, dcfg=dcfg,
                                         conditional=num_classes(cfg) > 0, device=device)
     else:
-        names = parse_metrics(metrics, name, labelled="labels" in samples, inception_weights=inception_weights)
+        names = parse_metrics(metrics, name, labelled="labels" in samples, **chosen)
     result = {"source": label, **({"step": step} if step is not None else {}),
-              **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg, device=device,
-                                 inception_weights=inception_weights, discriminator=disc)}
+              **evaluate_samples(samples, name, names, progress=progress, device=device, discriminator=disc, **chosen)}
     if run is not None and cfg.model.conditioning == "semi":  # the trained D is a classifier: its test accuracy
         from ..applications.semi import classifier_test_accuracy, test_set
 

@@ -71,12 +71,13 @@ def evaluate_samples(samples: dict, data: str, metrics: list[str], **kw) -> dict
     """Metrics of ``samples`` ('images' uint8 or 'points', optionally 'labels') of data set ``data``.
 
     Names, samples and sample counts are checked before any network runs; ``kw`` go to
-    :func:`~ganforge.evaluation.images.evaluate_images` (``dcfg``, ``inception_weights``, ``device``,
+    :func:`~ganforge.evaluation.images.evaluate_images` (``dcfg``, ``inception_weights``, ``features``, ``device``,
     ``progress``, ``root``, ``kid_subsets``, ``kid_subset_size``).
     """
     start = time.perf_counter()
     names = validate_metrics(metrics, data, labelled=samples.get("labels") is not None,
-                             inception_weights=kw.get("inception_weights"),
+                             inception_weights=kw.get("inception_weights"), features=kw.get("features"),
+                             dcfg=kw.get("dcfg"),
                              discriminator=kw.get("discriminator") is not None)
     x, labels = check_samples(samples, data, kw.get("dcfg"))
     check_counts(names, len(x))

@@ -48,7 +48,9 @@ def check_conditioning(mcfg, num_classes: int) -> None:
         raise GanforgeError(f"model.conditioning must be one of {', '.join(CONDITIONINGS)}, got '{mcfg.conditioning}'")
     if mcfg.conditioning != "none" and num_classes < 2:
         raise GanforgeError(f"model.conditioning={mcfg.conditioning} needs a labelled data set (mnist, "
-                            "fashion_mnist, stacked_mnist); this one has no classes")
+                            "fashion_mnist, stacked_mnist, or a folder with data.labels=folders or a "
+                            "dataset.json) with 2 or more classes; this one has "
+                            f"{num_classes or 'no'} class{'' if num_classes == 1 else 'es'}")
 
 
 class FactorEmbedding(nn.Module):

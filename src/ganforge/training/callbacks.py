@@ -220,9 +220,9 @@ class Evaluator(Callback):
     training run is unchanged); results go to every callback's ``on_eval``."""
 
     def __init__(self, every: int, n: int, metrics: list[str], data_name: str, seed: int, dcfg=None,
-                 inception_weights: str | None = None):
+                 inception_weights: str | None = None, features: str | None = None):
         self.every, self.n, self.metrics, self.data_name, self.seed = every, n, list(metrics), data_name, seed
-        self.dcfg, self.inception_weights = dcfg, inception_weights or None
+        self.dcfg, self.inception_weights, self.features = dcfg, inception_weights or None, features or None
 
     def on_step(self, trainer) -> None:
         if self.every and trainer.step % self.every == 0:
@@ -252,7 +252,8 @@ class Evaluator(Callback):
                                         samples.get("labels"), seed=self.seed, root=root, dcfg=self.dcfg,
                                         conditional=trainer.conditional, device=trainer.device)
         result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg, device=trainer.device,
-                                  root=root, inception_weights=self.inception_weights, discriminator=disc)
+                                  root=root, inception_weights=self.inception_weights, features=self.features,
+                                  discriminator=disc)
         for cb in trainer.callbacks:
             cb.on_eval(trainer, result)
         return result

@@ -34,7 +34,7 @@ def make_callbacks(cfg: Config, run: RunDir, info, progress: bool | None = None)
                                   fresh_every=cfg.log.fresh_every))
     if cfg.eval.every:
         callbacks.append(Evaluator(cfg.eval.every, cfg.eval.n, cfg.eval.metrics, cfg.data.name, cfg.seed,
-                                   cfg.data, cfg.eval.inception_weights))
+                                   cfg.data, cfg.eval.inception_weights, cfg.eval.features))
     return callbacks
 
 
