@@ -99,7 +99,7 @@ def main() -> None:
         run = runs / slug
         if not only or slug in only or label in only:
             cmd = [sys.executable, "-m", "ganforge", "train", args.preset, f"data.path={folder}",
-                   f"data.val_count={args.n}", f"train.kimg={args.kimg}", f"eval.every={args.every}",
+                   "data.val_fraction=0", f"data.val_count={args.n}", f"train.kimg={args.kimg}", f"eval.every={args.every}",
                    "eval.n=1000", 'eval.metrics=["fid","prdc","age"]', "log.sample_every=1000",
                    f"name={slug}", *extra, *args.overrides, "--run-dir", str(run)]
             start = time.perf_counter()

@@ -188,6 +188,19 @@ def test_run_samples_evaluates_and_resumes_as_unconditional(fake_mnist, capsys):
         assert torch.allclose(torch.jit.load("g.pt")(z), G(z), atol=1e-5)  # the cluster choice travels with G
 
 
+def test_periodic_age_of_a_projection_run_labels_images_by_their_nearest_cluster(fake_mnist, tmp_path):
+    import json
+
+    from ganforge.training.run import train
+
+    model = dict(SC["model"], conditioning="projection", g_cbn=False)
+    cfg = small_config(**dict(SC, model=model, train={"steps": 4}, eval={"every": 4, "n": 40, "metrics": ["age"]}))
+    train(cfg, tmp_path / "r")  # the projection D needs a label: the callback gives it the nearest cluster
+    rows = [json.loads(line) for line in (tmp_path / "r" / "metrics.jsonl").read_text().splitlines()]
+    result = [r["eval"] for r in rows if "eval" in r][-1]
+    assert all(0 < result[k] < 1 for k in ("d_real_train", "d_real_heldout", "d_fake"))
+
+
 def test_config_errors():
     with pytest.raises(GanforgeError, match="set model.conditioning to acgan or projection"):
         validate(small_config(data={"name": "mnist"}, model={"clusters": 10}))

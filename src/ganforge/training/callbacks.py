@@ -248,7 +248,12 @@ class Evaluator(Callback):
         if "age" in self.metrics:  # the training D on training, held-out and generated images
             from ..evaluation.discriminator import discriminator_inputs
 
-            disc = discriminator_inputs(getattr(trainer.D, "module", trainer.D), self.data_name, samples["images"],
+            D = getattr(trainer.D, "module", trainer.D)
+            if trainer.cfg.model.clusters:  # a self-conditioned D judges an image against its nearest cluster
+                from ..models.conditioning import ClusterLabelled
+
+                D = ClusterLabelled(D, getattr(trainer.G, "module", trainer.G).centers, trainer.cfg.model.cluster_channels)
+            disc = discriminator_inputs(D, self.data_name, samples["images"],
                                         samples.get("labels"), seed=self.seed, root=root, dcfg=self.dcfg,
                                         conditional=trainer.conditional, device=trainer.device)
         result = evaluate_samples(samples, self.data_name, self.metrics, dcfg=self.dcfg, device=trainer.device,
