@@ -109,7 +109,7 @@ def main() -> None:
             continue
         from ganforge.runs import load_run_config
 
-        batch = load_run_config(run).data.batch_size
+        batch = load_run_config(run)[0].data.batch_size
         curves[label] = rows = evals(run)
         last, best = rows[-1], min(rows, key=lambda r: r["fid"])
         wall = (run / "wall_s.txt").read_text().strip() if (run / "wall_s.txt").exists() else "?"

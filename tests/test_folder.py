@@ -280,6 +280,14 @@ def test_train_val_split(imgdir):
     assert len(load_folder(imgdir, split="val", size=16, val_fraction=0.01, progress=False)) == 1
 
 
+def test_training_data_leaves_out_a_held_out_count(imgdir):
+    """data.val_count holds images out of training as data.val_fraction does (evaluation compares with them)."""
+    dcfg = DataConfig(name="folder", path=str(imgdir), size=16, batch_size=4, val_count=3)
+    source = build_data(dcfg, seed=0, progress=False)
+    val = load_folder(imgdir, size=16, split="val", val_fraction=3, progress=False)
+    assert len(source.images) == 9 and not set(_hashes(source.images)) & set(_hashes(val))
+
+
 def test_split_indices():
     for n, frac in [(12, 0.25), (100, 0.1), (7, 0.5), (2, 0.01)]:
         tr, va = split_indices(n, "train", frac), split_indices(n, "val", frac)

@@ -112,9 +112,9 @@ def _register_folder() -> None:
         from .folder import load_folder, load_labelled_folder
 
         if not dcfg.labels:
-            images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction, progress=progress)
+            images = load_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_held, progress=progress)
             return InMemoryBatches(images, None, dcfg.batch_size, seed, info(dcfg), device)
-        images, labels, names = load_labelled_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_fraction,
+        images, labels, names = load_labelled_folder(dcfg.path, dcfg.size, dcfg.split, dcfg.val_held,
                                                      dcfg.labels, progress=progress)
         if dcfg.class_names and tuple(dcfg.class_names) != names:
             raise GanforgeError(f"data.labels={dcfg.labels} under {dcfg.path} names the classes {', '.join(names)}, "
