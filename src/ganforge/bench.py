@@ -12,11 +12,18 @@ Three loops run over the same models, loss, optimizer settings and batch size, i
 ratio = ganforge / bare measures the framework's overhead (goal >= 0.95). Each precision
 (fp32 and bf16 by default; ``--precision``) is measured the same way, the bare loops autocast as
 the trainer does, and the speed-up of each over fp32 is printed beside the ratios.
+
+Beside img/s: the model FLOPs of one step (:mod:`ganforge.flops`: G and D forward, the backward
+passes, penalties), the achieved FLOP/s of each loop (FLOPs/step x steps/s), and, measured in the same
+process on the same thread count, the machine's matmul peak in fp32 and bf16 (and fp16 on CUDA;
+square ``peak_size`` matmuls, best of ``peak_repeats``) with each precision's fraction of its peak.
+``--json FILE`` writes the returned dictionary.
 """
 
 from __future__ import annotations
 
 import io
+import json
 import resource
 import statistics
 import tempfile
@@ -28,6 +35,7 @@ import torch
 from .build import build_experiment, resolve_device
 from .config import load_config
 from .errors import GanforgeError
+from .flops import StepFlops, peaks, step_flops
 from .training.callbacks import JsonlLogger, ProgressBar
 from .training.latent import model_latent
 from .training.trainer import Trainer
@@ -38,7 +46,7 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
     trainer's precision says, fp32 logits into the loss, the same memory format)."""
     cfg = exp.cfg
     B, d_steps = cfg.data.batch_size, cfg.train.d_steps
-    G, D, obj, opt_g, opt_d = exp.G, exp.D, exp.loss.objective, exp.opt_g, exp.opt_d
+    G, D, obj, opt_g, opt_d = exp.G_train, exp.D_train, exp.loss.objective, exp.opt_g, exp.opt_d
     autocast = exp.precision.autocast  # the trainer's own precision object
     images = getattr(exp.data, "images", None)
     if images is not None:
@@ -67,14 +75,14 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
             d_loss.backward()
             opt_d.step()
         if freeze_d:
-            D.requires_grad_(False)
+            exp.D.requires_grad_(False)
         with autocast():
             logits = D(fake)
         g_loss = obj.g_loss(logits.float())
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()
-        D.requires_grad_(True)
+        exp.D.requires_grad_(True)
     g_loss.item()  # wait for the device
     return time.perf_counter() - start
 
@@ -86,13 +94,14 @@ def _trainer_loop(trainer: Trainer, steps: int) -> float:
     return time.perf_counter() - start
 
 
-def _measure(cfg, steps: int, warmup: int, repeats: int) -> tuple[dict, str]:
-    """img/s of the three loops (medians over ``repeats``, interleaved) for one config."""
+def _measure(cfg, steps: int, warmup: int, repeats: int) -> tuple[dict, str, StepFlops]:
+    """img/s of the three loops (medians over ``repeats``, interleaved) for one config, and its FLOPs/step."""
     images_per_step = cfg.data.batch_size * cfg.train.d_steps
     with tempfile.TemporaryDirectory() as tmp:
         exp = build_experiment(cfg)
         trainer = Trainer(exp, [ProgressBar(file=io.StringIO()), JsonlLogger(Path(tmp) / "metrics.jsonl")])
         bare = build_experiment(cfg)
+        flops = step_flops(cfg, bare.G, bare.D, bare.data.info.num_classes)
         _trainer_loop(trainer, warmup)
         _bare_loop(bare, warmup, True)
         _bare_loop(bare, warmup, False)
@@ -101,13 +110,16 @@ def _measure(cfg, steps: int, warmup: int, repeats: int) -> tuple[dict, str]:
             times["ganforge"].append(_trainer_loop(trainer, steps))
             times["bare"].append(_bare_loop(bare, steps, True))
             times["textbook"].append(_bare_loop(bare, steps, False))
-    return {k: steps * images_per_step / statistics.median(v) for k, v in times.items()}, str(exp.device)
+    return ({k: steps * images_per_step / statistics.median(v) for k, v in times.items()}, str(exp.device), flops)
 
 
 def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300, warmup: int = 30,
-              repeats: int = 3, precisions: list[str] | None = None) -> dict:
+              repeats: int = 3, precisions: list[str] | None = None, peak_size: int = 0, peak_repeats: int = 5,
+              json_out: str | None = None) -> dict:
     """Bench the trainer against the bare loops in each precision (default: fp32 and bf16; fp16
-    too on CUDA), side by side: the overhead ratio per precision and the speed-up over fp32."""
+    too on CUDA), side by side: the overhead ratio per precision and the speed-up over fp32; the
+    FLOPs/step, achieved FLOP/s and fraction of the matmul peak (``peak_size`` 0: 2048 on the CPU,
+    4096 on CUDA)."""
     cfg = load_config(config, overrides)
     cfg.log.progress = False
     extras = [name for name, on in (("model.conditioning=none", cfg.model.conditioning != "none"),
@@ -122,14 +134,20 @@ def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300,
     rates, device = {}, ""
     for p in precisions:
         cfg.train.precision = p
-        rates[p], device = _measure(cfg, steps, warmup, repeats)
+        rates[p], device, flops = _measure(cfg, steps, warmup, repeats)
+    threads = torch.get_num_threads()  # as the training set them (train.threads)
+    peak = peaks(["fp32", "bf16"] + [p for p in precisions if p not in ("fp32", "bf16")], device, peak_size, peak_repeats)
+    per_image = {"ganforge": flops.total, "bare": flops.total, "textbook": flops.total + flops.textbook_extra}
+    images_per_step = cfg.data.batch_size * cfg.train.d_steps
+    achieved = {p: {k: r[k] / images_per_step * per_image[k] for k in r} for p, r in rates.items()}
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result = {
         "config": cfg.name,
         "device": device,
-        "threads": torch.get_num_threads(),
+        "threads": threads,
         "batch_size": cfg.data.batch_size,
         "channels_last": cfg.model.channels_last,
+        "compile": cfg.train.compile,
         "steps": steps,
         "repeats": repeats,
         "img_per_s": {p: {k: round(v, 1) for k, v in r.items()} for p, r in rates.items()},
@@ -137,17 +155,36 @@ def run_bench(config: str, overrides: list[str] | None = None, steps: int = 300,
         "ratio_vs_textbook": {p: round(r["ganforge"] / r["textbook"], 3) for p, r in rates.items()},
         "speedup_vs_fp32": ({p: round(r["ganforge"] / rates["fp32"]["ganforge"], 3) for p, r in rates.items()}
                             if "fp32" in rates else {}),
+        "flops_per_step": flops.to_dict(),
+        "gflop_per_s": {p: {k: float(f"{v / 1e9:.4g}") for k, v in a.items()} for p, a in achieved.items()},
+        "peak_gflop_per_s": {p: float(f"{v / 1e9:.4g}") for p, v in peak.items()},
+        "peak_matmul": {"size": peak_size or (4096 if device.startswith("cuda") else 2048), "repeats": peak_repeats,
+                        "threads": threads},
+        "fraction_of_peak": {p: float(f"{a['ganforge'] / peak[p]:.4g}") for p, a in achieved.items()},
         "peak_rss_mb": round(peak_mb, 1),
     }
-    head = "".join(f"{p:>11}" for p in rates)
-    print(f"bench {cfg.name}: batch {cfg.data.batch_size}, {steps} steps x {repeats} (median), device {device}, "
-          f"{torch.get_num_threads()} threads, channels_last={str(cfg.model.channels_last).lower()}")
-    print(f"  {'img/s':<26}{head}")
-    for key, label in (("ganforge", "ganforge trainer"), ("bare", "bare PyTorch loop"), ("textbook", "textbook loop")):
-        print(f"  {label:<26}" + "".join(f"{r[key]:11.1f}" for r in rates.values()))
-    print(f"  {'ratio ganforge/bare':<26}" + "".join(f"{v:11.3f}" for v in result["ratio_vs_bare"].values()))
-    print(f"  {'ratio ganforge/textbook':<26}" + "".join(f"{v:11.3f}" for v in result["ratio_vs_textbook"].values()))
-    if result["speedup_vs_fp32"]:
-        print(f"  {'speed-up over fp32':<26}" + "".join(f"{v:10.2f}x" for v in result["speedup_vs_fp32"].values()))
-    print(f"  peak RSS {peak_mb:.1f} MB")
+    if json_out:
+        Path(json_out).write_text(json.dumps(result, indent=1) + "\n")
+    _print(result, rates, flops)
     return result
+
+
+def _print(result: dict, rates: dict, flops: StepFlops) -> None:
+    row = "  {:<26}"
+    head = "".join(f"{p:>11}" for p in rates)
+    print(f"bench {result['config']}: batch {result['batch_size']}, {result['steps']} steps x {result['repeats']} "
+          f"(median), device {result['device']}, {result['threads']} threads, "
+          f"channels_last={str(result['channels_last']).lower()}, compile={result['compile']}")
+    print(f"  model FLOPs: {flops.describe()}")
+    print(row.format("img/s") + head)
+    for key, label in (("ganforge", "ganforge trainer"), ("bare", "bare PyTorch loop"), ("textbook", "textbook loop")):
+        print(row.format(label) + "".join(f"{r[key]:11.1f}" for r in rates.values()))
+    print(row.format("ratio ganforge/bare") + "".join(f"{v:11.3f}" for v in result["ratio_vs_bare"].values()))
+    print(row.format("ratio ganforge/textbook") + "".join(f"{v:11.3f}" for v in result["ratio_vs_textbook"].values()))
+    if result["speedup_vs_fp32"]:
+        print(row.format("speed-up over fp32") + "".join(f"{v:10.2f}x" for v in result["speedup_vs_fp32"].values()))
+    print(row.format("trainer GFLOP/s") + "".join(f"{a['ganforge']:11.4g}" for a in result["gflop_per_s"].values()))
+    print(row.format("matmul peak GFLOP/s") + "".join(f"{result['peak_gflop_per_s'][p]:11.4g}" for p in rates))
+    print(row.format("fraction of peak") + "".join(f"{v:11.3g}" for v in result["fraction_of_peak"].values()))
+    print(f"  peak: {result['peak_matmul']['size']}^2 matmuls, best of {result['peak_matmul']['repeats']}, "
+          f"{result['threads']} threads; peak RSS {result['peak_rss_mb']:.1f} MB")

@@ -9,6 +9,7 @@ from .data import build_data, data_info
 from .errors import GanforgeError
 from .models import build_discriminator, build_generator
 from .objectives import build_loss
+from .training.compile import compiled
 from .training.optimizers import make_optimizer
 from .training.distributed import SINGLE, Dist, broadcast_module, convert_sync_batchnorm, rank_device, wrap_generator
 from .training.precision import Precision
@@ -91,4 +92,4 @@ def build_experiment(cfg: Config, device: torch.device | None = None, progress: 
     opt_g = make_optimizer(G.parameters(), cfg.optim, cfg.optim.g_lr, cfg.optim.g_betas)
     opt_d = make_optimizer(D.parameters(), cfg.optim, cfg.optim.d_lr, cfg.optim.d_betas)
     return Experiment(cfg, data, G, D, loss, opt_g, opt_d, device, precision, dist,
-                      wrap_generator(G, dist, device))
+                      compiled(wrap_generator(G, dist, device), cfg.train.compile), compiled(D, cfg.train.compile))

@@ -127,7 +127,7 @@ def _cmd_bench(args) -> int:
     from .bench import run_bench
 
     run_bench(args.config, args.overrides, steps=args.steps, warmup=args.warmup, repeats=args.repeats,
-              precisions=args.precision)
+              precisions=args.precision, peak_size=args.peak_size, peak_repeats=args.peak_repeats, json_out=args.json)
     return 0
 
 
@@ -283,6 +283,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--repeats", type=positive, default=3)
     b.add_argument("--precision", type=_precisions, default=None, metavar="LIST",
                    help="comma-separated precisions to compare (default fp32,bf16; fp16 too on CUDA)")
+    b.add_argument("--peak-size", type=non_negative, default=0,
+                   help="side of the square matmuls that measure the peak FLOP/s (default 2048 on the CPU, 4096 on CUDA)")
+    b.add_argument("--peak-repeats", type=positive, default=5, help="timings of the peak matmul, the best kept")
+    b.add_argument("--json", type=_out_file(".json"), default=None, help="also write the results to this .json file")
     b.set_defaults(func=_cmd_bench)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")

@@ -208,6 +208,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with a gradient scaler): autocast of G and D
     threads: int = 0  # torch CPU threads; 0 = leave PyTorch's default
+    # torch.compile of G and D for the training passes: none | default | reduce-overhead | max-autotune |
+    # max-autotune-no-cudagraphs (training/compile.py); not with loss.gp_weight or loss.r1_gamma
+    compile: str = "none"
     # D updated on the real and the fake batch in two separate optimizer steps (Keras' two train_on_batch
     # calls); with batch norm in D each step normalises one kind of batch. false: one step on both
     d_split: bool = False
@@ -394,6 +397,7 @@ def _choice_sources() -> dict[str, Any]:
     from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, SEMI_REALS
     from .training.latent import LATENTS
     from .training.optimizers import OPTIMIZERS
+    from .training.compile import COMPILE_MODES
     from .training.precision import PRECISIONS
     from .training.schedules import SCHEDULES
 
@@ -403,6 +407,7 @@ def _choice_sources() -> dict[str, Any]:
         "model.conditioning": CONDITIONINGS, "model.cluster_method": CLUSTER_METHODS, "model.g_label": LABEL_INPUTS,
         "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
         "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS, "train.precision": PRECISIONS,
+        "train.compile": COMPILE_MODES,
         "loss.feature_distance": FEATURE_DISTANCES, "loss.feature_real": FEATURE_REALS,
         "loss.feature_layer": FEATURE_LAYERS, "loss.semi_real": SEMI_REALS,
         "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
@@ -487,6 +492,9 @@ def validate(cfg: Config) -> None:
         if clash:
             raise GanforgeError(f"train.d_split=true steps D on the real and the fake batch apart; {clash[0]} needs "
                                 "both in one step: set train.d_split=false")
+    if cfg.train.compile != "none" and (cfg.loss.gp_weight > 0 or cfg.loss.r1_gamma > 0):
+        raise GanforgeError(f"train.compile={cfg.train.compile} cannot run the double backward of loss.gp_weight / "
+                            "loss.r1_gamma (torch.compile does not support it); set train.compile=none")
     if cfg.data.val_count and cfg.data.val_fraction:
         raise GanforgeError("data.val_count and data.val_fraction both set the held-out split; keep one")
     from .models.conv import check_conv_net

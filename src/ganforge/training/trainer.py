@@ -50,7 +50,8 @@ class Experiment:
     device: torch.device
     precision: Precision | None = None
     dist: Dist = SINGLE  # this process's rank in a torchrun job
-    G_train: nn.Module | None = None  # G for the training passes (DDP-wrapped when distributed)
+    G_train: nn.Module | None = None  # G for the training passes (DDP-wrapped when distributed, compiled by train.compile)
+    D_train: nn.Module | None = None  # D for the training passes (compiled by train.compile); shares D's weights
 
 
 def g_iteration(step: int, every: int = 1, warmup: int = 0) -> int:
@@ -96,6 +97,7 @@ class Trainer:
         self.precision = exp.precision or Precision("fp32", exp.device)
         self.dist = exp.dist
         self.G_train = exp.G_train if exp.G_train is not None else exp.G
+        self.D_train = exp.D_train if exp.D_train is not None else exp.D
         self.callbacks = list(callbacks)
         tc = self.cfg.train
         self.total_steps = planned_steps(self.cfg, self.data.batches_per_epoch)
@@ -176,12 +178,12 @@ class Trainer:
         if self.cfg.train.d_split:
             stats = 0
             for side, x, y in (("real", real, y_real), ("fake", fake, y_fake)):
-                total, half = self.loss.discriminator_half(self.D, x, y, side)
+                total, half = self.loss.discriminator_half(self.D_train, x, y, side)
                 self.opt_d.zero_grad(set_to_none=True)
                 self.precision.step(total, self.opt_d, "d", sync=sync)
                 stats = stats + half
         else:
-            total, stats = self.loss.discriminator(self.D, real, y_real, fake, y_fake)
+            total, stats = self.loss.discriminator(self.D_train, real, y_real, fake, y_fake)
             self.opt_d.zero_grad(set_to_none=True)
             self.precision.step(total, self.opt_d, "d", sync=sync)
         if self.d_ema is not None:
@@ -194,7 +196,7 @@ class Trainer:
         if self.loss.wants_feature_batch:  # loss.feature_real=fresh: G's feature target on a batch of its own
             real, y_real = self.data.next()
             self.loss.feature_batch(real, y_real if self.labelled else None)
-        total, g_loss = self.loss.generator(self.D, fake, y_fake)
+        total, g_loss = self.loss.generator(self.D_train, fake, y_fake)
         self.opt_g.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_g, "g")
         self.D.requires_grad_(True)
