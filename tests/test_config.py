@@ -2,7 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from ganforge.config import Config, apply_overrides, config_from_dict, load_config, to_dict, to_toml
+from ganforge.config import Config, apply_overrides, config_from_dict, to_dict, to_toml
+
+from ganforge.choices import load_config
 from ganforge.errors import GanforgeError
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

@@ -45,7 +45,7 @@ def trained(tmp_path_factory) -> Path:
     import numpy as np
 
     from ganforge.data import mnist
-    from ganforge.evaluation import run_eval
+    from ganforge.evaluation.run import run_eval
 
     root = tmp_path_factory.mktemp("report_html")
     rng = np.random.default_rng(0)

@@ -1,3 +1,3 @@
 """ganforge: train, sample and evaluate generative adversarial networks."""
 
-__version__ = "0.1.0"
+from .version import __version__

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
+from .version import __version__
 from .data import data_info
 from .errors import GanforgeError
 from .sampling import load_generator_and_state, num_classes

@@ -415,7 +415,7 @@ def real_baseline_for(info: RunInfo, compute: bool = False) -> tuple[dict | None
         except ValueError:
             pass
     if compute:
-        from .evaluation import run_eval
+        from .evaluation.run import run_eval
 
         metrics = sorted({METRIC_OF_KEY[k] for k in ev if k in METRIC_OF_KEY}) or None
         base = run_eval(None, ",".join(metrics) if metrics else None, n=n if isinstance(n, int) else None,
@@ -552,7 +552,7 @@ def _summary_table(info: RunInfo) -> str:
 
 def _page(title: str, body: list[str], script: str = "") -> str:
     now = datetime.now().strftime("%Y-%m-%d %H:%M")
-    from . import __version__
+    from .version import __version__
 
     js = f"<script>{script}</script>" if script else ""
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

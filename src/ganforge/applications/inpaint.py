@@ -82,7 +82,7 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
     {'completion', 'generated', 'error_random', 'error_after', 'label'} (tensors on the CPU; errors:
     :func:`masked_error` of a random z's completion, averaged over the starts, and of the result)."""
     from ..sampling import num_classes
-    from ..training.latent import model_latent
+    from ..models.latent import model_latent
 
     gen = torch.Generator(device=device).manual_seed(seed)
     x, mask = image.to(device), mask.to(device)
