@@ -8,18 +8,19 @@ resolved, ``if TYPE_CHECKING:`` blocks aside. An import within one floor is allo
 higher floor fails the test, naming each such import.
 
 Why this order (what the code needs):
-- core: the config schema, the registry mechanism, the run directory's paths, the shipped presets: they name things and import nothing else of ganforge.
+- core: the config schema, the registry mechanism, the run directory's paths, the shipped presets
+  and zoo files: they name things and import nothing else of ganforge.
 - ingredients: data sets, architectures (and their latent distributions), objectives, feature
   networks, metric math, drawing (grids, scatter plots, curves, the theory figures' math).
 - evaluation: scoring samples against a data set (the metric catalog, reference statistics). It
   never reaches into the trainer; the trainer calls it for periodic evaluation.
 - training: the loop, its callbacks and checkpoints, assembling an experiment (``build``) and
   checking a config's choices against every registry (``choices``).
-- runs: what reads a trained run: its generator (``sampling``) and ``ganforge eval``
+- runs: what reads a trained run or zoo entry: its generator (``sampling``) and ``ganforge eval``
   (``evaluation.run``), which an application extends through ``evaluation.run.RUN_METRICS``.
 - applications: anomaly detection, semi-supervised classification, inpainting.
 - tools: export, reports, the benchmark, the theory games (which train).
-- front: the package itself (``ganforge``, the public API to come) and the command line.
+- front: the Python API (``ganforge``) and the command line.
 """
 
 from __future__ import annotations
@@ -28,14 +29,14 @@ from test_structure import import_graph
 
 PACKAGE = "ganforge"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("errors", "registry", "config", "config_values", "runs", "version", "presets")),
+    ("core", ("errors", "registry", "config", "config_values", "runs", "version", "presets", "zoo")),
     ("ingredients", ("data", "models", "objectives", "features", "metrics", "viz")),
     ("evaluation", ("evaluation",)),
     ("training", ("training", "build", "choices")),
     ("runs", ("sampling", "evaluation.run")),
     ("applications", ("applications",)),
     ("tools", ("export", "report", "report_html", "bench", "viz.theory_games")),
-    ("front", ("", "cli", "commands", "__main__")),
+    ("front", ("", "api", "cli", "commands", "__main__")),
 ]
 
 

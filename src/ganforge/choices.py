@@ -151,11 +151,12 @@ def load_config(source: str | Path | None = None, overrides: list[str] | None = 
 
 
 def load_run_config(source: str | Path, overrides: list[str] | None = None) -> tuple[Config, dict]:
-    """(config, checkpoint state) of a run directory or checkpoint file: the config stored in the
-    checkpoint, plus ``overrides``, checked."""
+    """(config, checkpoint state) of a run directory, checkpoint file or ``zoo:NAME`` entry: the config
+    stored in the checkpoint, plus ``overrides``, checked."""
     from .training.checkpoint import load_checkpoint
+    from .zoo import is_zoo, load_entry
 
-    state = load_checkpoint(source)
+    state = load_entry(source) if is_zoo(source) else load_checkpoint(source)
     try:
         cfg = config_from_dict(state["config"])
     except GanforgeError as exc:

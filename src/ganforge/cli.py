@@ -103,8 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     pr = sub.add_parser("presets", help="list the shipped presets (ganforge train NAME), one line each")
     pr.set_defaults(func=commands.presets)
 
+    z = sub.add_parser("zoo", help="list the trained generators of the zoo (zoo:NAME works where a run does)")
+    z.set_defaults(func=commands.zoo)
+
     s = sub.add_parser("sample", help="samples from a trained run: a PNG grid or a .npz")
-    s.add_argument("run", help="run directory (or a checkpoint file)")
+    s.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     s.add_argument("--n", type=positive, default=64, help="number of samples (default 64)")
     s.add_argument("--out", type=_out_file(".png", ".npz"), default="samples.png",
                    help="output .png (grid / scatter) or .npz")
@@ -124,7 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=commands.bench)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")
-    e.add_argument("source", nargs="?", help="run directory or samples .npz")
+    e.add_argument("source", nargs="?", help="run directory, zoo:NAME, or samples .npz")
     e.add_argument("--metrics", default=None,
                    help="comma-separated: fid,kid,is,prdc,modes,accuracy,intra_fid,class_freq,age (default: what fits the data set and the source)")
     e.add_argument("--n", type=positive, default=None,
@@ -145,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=commands.evaluate)
 
     i = sub.add_parser("interpolate", help="latent-space walks of a trained generator as a PNG grid")
-    i.add_argument("run", help="run directory (or a checkpoint file)")
+    i.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     i.add_argument("--steps", type=_int_at_least(2), default=10)
     i.add_argument("--rows", type=positive, default=8)
     i.add_argument("--seed", type=int, default=0)
@@ -167,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=commands.report)
 
     x = sub.add_parser("export", help="standalone generator: TorchScript or ONNX, with a JSON of its inputs")
-    x.add_argument("run", help="run directory (or a checkpoint file)")
+    x.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
     x.add_argument("--out", default=None)
     x.set_defaults(func=commands.export)
@@ -193,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=commands.anomaly)
 
     n = sub.add_parser("inpaint", help="fill a masked region with the generator (latent optimisation, Yeh et al. 2017)")
-    n.add_argument("run", help="run directory of an image GAN")
+    n.add_argument("run", help="run directory of an image GAN, or zoo:NAME (with --prior-weight 0: a zoo entry has no D)")
     n.add_argument("--image", nargs="+", required=True, metavar="FILE",
                    help="image file(s), or test:I[,J...] (val:I for a folder run) from the run's held-out split")
     n.add_argument("--mask", required=True, help="box:x,y,w,h (pixels), half:left|right|top|bottom, or a mask image "

@@ -49,6 +49,13 @@ def presets(args) -> int:
     return 0
 
 
+def zoo(args) -> int:
+    from .zoo import listing
+
+    print(listing())
+    return 0
+
+
 def sample(args) -> int:
     from .sampling import sample_to_file
 

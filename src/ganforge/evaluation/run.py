@@ -1,4 +1,5 @@
-"""``ganforge eval``: metrics of a run directory, a samples .npz, or real data (the baseline).
+"""``ganforge eval``: metrics of a run directory, a zoo entry (``zoo:NAME``), a samples .npz, or
+real data (the baseline).
 
 Evaluation reads a run directory (its config and generator weights) or a file of samples and
 never reaches into the trainer. Metric names are checked before any sample is generated. An
@@ -67,7 +68,8 @@ def samples_from_run(run_dir: str | Path, n: int | None, seed: int = 0) -> tuple
 def run_eval(source: str | None, metrics: str | None = None, n: int | None = None, seed: int = 0,
              data: str | None = None, baseline: str | None = None, json_out: str | None = None,
              progress: bool = True, inception_weights: str | None = None, device: str = "cpu") -> dict:
-    """Evaluate and record: a run gets ``eval.json`` and a line in ``metrics.jsonl``.
+    """Evaluate and record: a run gets ``eval.json`` and a line in ``metrics.jsonl`` (a zoo entry,
+    read-only, gets neither: pass ``json_out``).
 
     ``device`` runs the generator, the discriminator and the feature network there ("cpu", "cuda",
     "cuda:N", or "auto": CUDA when there is one); the CPU (the default) keeps results reproducible
@@ -79,10 +81,11 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     """
     from ..choices import load_run_config
     from ..runs import RunDir
+    from ..zoo import is_zoo
 
     check_n(n)
     device = eval_device(device)
-    run, step, cfg, samples, disc = None, None, None, None, None
+    run, step, cfg, samples, disc, zoo = None, None, None, None, None, False
     if baseline and Path(baseline).is_dir():  # an image-folder run: its training split vs its held-out split
         cfg, _ = load_run_config(baseline)
         if cfg.data.name != "folder":
@@ -93,17 +96,18 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
         name, label = baseline, f"real {baseline} train"
     elif source is None:
         raise GanforgeError("give a run directory or a samples .npz (or --real-baseline DATA)")
-    elif Path(source).is_dir():
+    elif Path(source).is_dir() or is_zoo(source):
         from ..sampling import load_generator_and_state, num_classes
 
-        run = RunDir(source)
+        zoo = is_zoo(source)
+        run = None if zoo else RunDir(source)
         G, cfg, state = load_generator_and_state(source, device)
         name, label = cfg.data.name, str(source)
     elif Path(source).suffix == ".npz":
         samples, name = samples_from_npz(source, data)
         label = str(source)
     else:
-        raise GanforgeError(f"'{source}' is neither a run directory nor a .npz of samples")
+        raise GanforgeError(f"'{source}' is neither a run directory, a zoo:NAME entry nor a .npz of samples")
     dcfg = cfg.data if cfg is not None else None
     if cfg is not None:
         inception_weights = inception_weights or cfg.eval.inception_weights or None
@@ -112,8 +116,8 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
         names = parse_metrics(metrics, name, labelled="classes" in eval_spec(name).provides, conditional=False,
                               inception_weights=inception_weights)
         samples = real_baseline(name, n, seed, dcfg=dcfg)
-    elif run is not None:
-        image_run = eval_spec(name).kind in ("image", "folder")
+    elif run is not None or zoo:
+        image_run = eval_spec(name).kind in ("image", "folder") and not zoo  # a zoo entry has no D
         names = parse_metrics(metrics, name, labelled=num_classes(cfg) > 0, inception_weights=inception_weights,
                               discriminator=image_run)
         if image_run and (metrics is None or not metrics.strip()) and "age" not in names:
@@ -130,7 +134,7 @@ def run_eval(source: str | None, metrics: str | None = None, n: int | None = Non
     result = {"source": label, **({"step": step} if step is not None else {}),
               **evaluate_samples(samples, name, names, progress=progress, dcfg=dcfg, device=device,
                                  inception_weights=inception_weights, discriminator=disc)}
-    if run is not None:  # what applications measure of a run
+    if run is not None:  # what applications measure of a run (a zoo entry holds no D to measure)
         for _, extra in RUN_METRICS.items():
             result.update(extra(cfg, state, seed) or {})
         run.eval_json.write_text(json.dumps(result, indent=2) + "\n")
