@@ -71,7 +71,7 @@ def lever_cells(base: dict, batch: int, convolutional: bool, groups, threads: in
 
 
 def plan(presets, precisions, groups, seconds: float, warmup: float, device: str, threads: int) -> list[dict]:
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
 
     cells = []
     for text in presets:
@@ -90,7 +90,7 @@ def plan(presets, precisions, groups, seconds: float, warmup: float, device: str
 def run_cell(cell: dict) -> dict:
     """Trainer img/s and FLOPs of one cell (the caller has set the inter-op threads and oneDNN)."""
     from ganforge.build import build_experiment
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
     from ganforge.flops import step_flops
     from ganforge.training.trainer import Trainer
 

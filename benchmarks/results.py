@@ -31,7 +31,7 @@ CURVES = ["classic_mnist", "mlp_mnist", "dcgan_mnist", "wgan_gp_mnist", "hinge_s
 
 
 def train_preset(name: str, skip: bool) -> tuple[Path, float | None]:
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
     from ganforge.runs import RunDir
     from ganforge.training.run import train
 
@@ -50,8 +50,8 @@ def train_preset(name: str, skip: bool) -> tuple[Path, float | None]:
 
 
 def main() -> None:
-    from ganforge.config import load_config
-    from ganforge.evaluation import run_eval
+    from ganforge.choices import load_config
+    from ganforge.evaluation.run import run_eval
 
     p = argparse.ArgumentParser()
     p.add_argument("--presets", default=",".join(PRESETS))

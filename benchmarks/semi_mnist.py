@@ -28,7 +28,7 @@ def baseline(seed: int, overrides: list[str]) -> None:
     """In a child process: train and measure the supervised baseline, print one JSON line."""
     from ganforge.applications.semi import classifier_test_accuracy, train_supervised
     from ganforge.build import resolve_device
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
 
     cfg = load_config(CONFIG, [f"seed={seed}", *overrides])
     device = resolve_device(cfg.train.device)

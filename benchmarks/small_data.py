@@ -107,7 +107,7 @@ def main() -> None:
             (run / "wall_s.txt").write_text(f"{time.perf_counter() - start:.1f}\n")
         if not (run / "metrics.jsonl").exists():
             continue
-        from ganforge.runs import load_run_config
+        from ganforge.choices import load_run_config
 
         batch = load_run_config(run)[0].data.batch_size
         curves[label] = rows = evals(run)

@@ -48,7 +48,7 @@ def keep(name: str, numbers: dict) -> None:
 
 
 def train_preset(name: str, run: Path, overrides=()) -> Path:
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
     from ganforge.runs import RunDir
     from ganforge.training.run import train
 

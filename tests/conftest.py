@@ -53,7 +53,8 @@ def write_idx(path: Path, array: np.ndarray) -> str:
 @pytest.fixture
 def fake_mnist(tmp_path, monkeypatch) -> Path:
     """A tiny MNIST-format data set (train 256 / test 64 images of bright squares, label = square's
-    row band) registered under the real md5 table, so the real loader code runs on it."""
+    row band) registered under the real md5 table, so the real loader code runs on it; its feature
+    statistics are cached in the test's own folder (GANFORGE_CACHE)."""
     from ganforge.data import mnist
 
     root = tmp_path / "data"
@@ -70,6 +71,8 @@ def fake_mnist(tmp_path, monkeypatch) -> Path:
             md5 = write_idx(root / "mnist" / fname, arr)
             monkeypatch.setitem(mnist.MNIST.md5, fname, md5)
     monkeypatch.setenv("GANFORGE_DATA", str(root))
+    # its reference statistics must not land in the user's cache under the real data set's name
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path / "stats"))
     return root
 
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.evaluation import run_eval
+from ganforge.evaluation.run import run_eval
 from ganforge.evaluation.catalog import MetricInputs, compute_metrics
 from ganforge.evaluation.discriminator import d_probabilities
 from test_folder_eval import CONFIGS, make_folder

@@ -31,7 +31,7 @@ def tiny_run(fake_mnist, tmp_path):
 
 
 def test_exclude_classes_leaves_the_classes_out(fake_mnist):
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
     from ganforge.data import build_data
 
     cfg = load_config(None, ["data.exclude_classes=[0, 3]", "data.batch_size=8"])

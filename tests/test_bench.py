@@ -9,7 +9,7 @@ import pytest
 
 from ganforge.build import build_experiment
 from ganforge.cli import main
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.flops import step_flops
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

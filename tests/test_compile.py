@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import small_config
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.errors import GanforgeError
 from ganforge.training.run import train
 

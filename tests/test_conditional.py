@@ -91,7 +91,7 @@ def test_conditional_batch_norm_per_class_gain_and_bias(arch):
 def test_conditioning_needs_labels_and_no_packing():
     with pytest.raises(GanforgeError, match="labelled data set"):
         build_generator(mcfg("acgan"), DataInfo("points", (2,)))
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
 
     with pytest.raises(GanforgeError, match="cannot be combined"):
         load_config(None, ["model.conditioning=acgan", "model.d.pack=2"])

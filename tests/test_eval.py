@@ -10,7 +10,7 @@ import torch
 from conftest import small_config
 from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.evaluation import run_eval
+from ganforge.evaluation.run import run_eval
 from ganforge.evaluation import evaluate_points, evaluate_samples
 from ganforge.training.run import train
 

@@ -19,10 +19,10 @@ from ganforge.evaluation import (
     evaluate_samples,
     parse_metrics,
     real_baseline,
-    run_eval,
     samples_from_npz,
     validate_metrics,
 )
+from ganforge.evaluation.run import run_eval
 from ganforge.registry import did_you_mean
 
 

@@ -15,7 +15,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from conftest import small_config
 from ganforge.bench import _bare_loop
 from ganforge.build import build_experiment
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.data import data_info
 from ganforge.errors import GanforgeError
 from ganforge.flops import _probe_inputs, forward_layers, matmul_peak, step_flops

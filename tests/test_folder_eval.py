@@ -12,7 +12,7 @@ from PIL import Image
 from conftest import small_config
 from ganforge.build import build_experiment
 from ganforge.cli import main
-from ganforge.evaluation import run_eval
+from ganforge.evaluation.run import run_eval
 from ganforge.training.trainer import Trainer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

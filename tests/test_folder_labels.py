@@ -18,7 +18,7 @@ from PIL import Image
 from conftest import small_config
 from ganforge.cli import main
 from ganforge.data.folder import list_images, load_folder, load_labelled_folder, split_indices
-from ganforge.evaluation import run_eval
+from ganforge.evaluation.run import run_eval
 from ganforge.features.base import file_sha256
 from ganforge.training.run import train
 

@@ -9,7 +9,8 @@ import torch.nn.functional as F
 
 from conftest import small_config
 from ganforge.build import build_experiment
-from ganforge.config import ModelConfig, NetConfig, validate
+from ganforge.config import ModelConfig, NetConfig
+from ganforge.choices import validate
 from ganforge.data.batches import DataInfo
 from ganforge.errors import GanforgeError
 from ganforge.models import build_discriminator

@@ -5,12 +5,12 @@ import torch
 
 from conftest import small_config
 from ganforge.build import build_experiment
-from ganforge.config import validate
+from ganforge.choices import validate
 from ganforge.data.toy import mixture_centers
 from ganforge.errors import GanforgeError
 from ganforge.export import _latent_description
 from ganforge.sampling import generate
-from ganforge.training.latent import sample_latent
+from ganforge.models.latent import sample_latent
 from ganforge.training.trainer import Trainer
 
 

@@ -60,7 +60,7 @@ def test_bf16_autocasts_d_but_keeps_losses_and_penalties_in_fp32():
 def test_fp16_needs_cuda_and_unknown_precision_is_refused():
     with pytest.raises(GanforgeError, match="fp16 is for CUDA"):
         Precision("fp16", "cpu")
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
 
     with pytest.raises(GanforgeError, match="train.precision"):
         load_config(None, ["train.precision=fp8"])

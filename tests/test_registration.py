@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge import cli
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.data import DATASETS, DataInfo, Dataset, EvalSpec, ToyBatches
 from ganforge.errors import GanforgeError
 from ganforge.objectives import LOSSES, Objective

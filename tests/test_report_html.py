@@ -45,7 +45,7 @@ def trained(tmp_path_factory) -> Path:
     import numpy as np
 
     from ganforge.data import mnist
-    from ganforge.evaluation import run_eval
+    from ganforge.evaluation.run import run_eval
 
     root = tmp_path_factory.mktemp("report_html")
     rng = np.random.default_rng(0)
@@ -241,6 +241,32 @@ def test_missing_pieces_are_notes_and_a_non_run_is_one_error_line(runs, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0], err
     assert not Path("report.html").exists()
+
+
+def test_one_evaluation_is_a_row_and_none_says_how_to_add_one(runs):
+    a, b = runs
+    lines = (a / "metrics.jsonl").read_text().splitlines()
+    evals = [line for line in lines if '"eval"' in line]
+    assert len(evals) == 3  # eval.every = 15 over 30 steps, and the module's `ganforge eval`
+    (a / "metrics.jsonl").write_text("\n".join([line for line in lines if '"eval"' not in line] + evals[:1]) + "\n")
+    assert main(["report", str(a), "--html"]) == 0
+    page = check_self_contained(a / "report.html")
+    assert not any(img["alt"].endswith("over training") for img in page.all("img"))  # no plot of one dot
+    once = json.loads(evals[0])
+    (row,) = [cells for _, cells in page.rows if cells and cells[0] == "fid" and len(cells) == 3 and cells[1] == "15"]
+    assert float(row[2]) == pytest.approx(once["eval"]["fid"], rel=1e-3)
+
+    # compared with a run evaluated twice: b's curve is drawn, a's one evaluation is a row naming the run
+    assert main(["report", str(a), str(b), "--html"]) == 0
+    page = check_self_contained(Path("report.html"))
+    assert "periodic metrics, one colour per run" in [img["alt"] for img in page.all("img")]
+    assert ["a", "fid", "15"] in [cells[:3] for _, cells in page.rows]
+
+    (b / "metrics.jsonl").write_text("\n".join(x for x in (b / "metrics.jsonl").read_text().splitlines()
+                                               if '"eval"' not in x) + "\n")
+    assert main(["report", str(b), "--html"]) == 0
+    text = (b / "report.html").read_text()
+    assert "add eval.every=N to the ganforge train line" in text and f"ganforge eval {b}" in text
 
 
 def test_conditional_run_gets_a_grid_per_class(fake_mnist):

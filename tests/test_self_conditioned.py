@@ -8,7 +8,7 @@ import torch
 from conftest import assert_resume_is_exact, small_config
 from ganforge.build import build_experiment
 from ganforge.cli import main
-from ganforge.config import validate
+from ganforge.choices import validate
 from ganforge.data.clusters import (cluster_features, cluster_labels, kmeans, nearest_neighbours, sampled_clusters,
                                     spectral)
 from ganforge.errors import GanforgeError

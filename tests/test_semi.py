@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from ganforge.applications.semi import classifier_test_accuracy, train_supervised
 from ganforge.build import build_experiment
 from ganforge.cli import main
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.errors import GanforgeError
 from ganforge.objectives.gan_loss import feature_matching, feature_module, head_input
 from ganforge.training.trainer import Trainer

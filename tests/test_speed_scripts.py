@@ -16,7 +16,7 @@ import torch
 
 from ganforge.build import build_experiment
 from ganforge.cli import build_parser
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.flops import step_flops
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -54,7 +54,7 @@ def test_gan_1d_learns_the_gaussian_and_d_follows_d_star(tmp_path, monkeypatch):
     frames = sorted((run / "samples").glob("step_*.png"))
     assert [f.name for f in frames] == ["step_000000.png", "step_000400.png", "step_000800.png"]
     from ganforge.build import build_experiment
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
 
     cfg = load_config(run / "config.toml")
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=False)
@@ -124,7 +124,9 @@ from ganforge.viz import theory_games as TG  # noqa: E402
 
 
 def test_three_games_record_d_of_fake_and_the_gradient_each_game_passes():
+    torch.set_num_threads(3)  # train_games runs on 1 thread, then gives the caller's setting back
     r = TG.train_games(steps=120, every=10, n_samples=2000)
+    assert torch.get_num_threads() == 3
     for game in ("minimax", "non_saturating", "max_likelihood"):
         g = r[game]
         assert list(g["step"]) == list(range(0, 121, 10)) and len(g["samples"]) == 2000
@@ -141,7 +143,7 @@ def test_three_games_record_d_of_fake_and_the_gradient_each_game_passes():
 
 def test_recording_the_games_does_not_change_the_training():
     from ganforge.build import build_experiment
-    from ganforge.config import load_config
+    from ganforge.choices import load_config
     from ganforge.training.trainer import Trainer
 
     weights = []
@@ -154,7 +156,9 @@ def test_recording_the_games_does_not_change_the_training():
 
 
 def test_wgan_gp_critic_has_slope_about_one_between_the_distributions(tmp_path):
+    torch.set_num_threads(3)
     r = TG.train_wgan_gp_critic(steps=600)
+    assert torch.get_num_threads() == 3
     slope = r["grad"][TG.between(r)].mean()
     # the soft penalty's optimum is slope 1 + W1 / (2 lambda) = 1.15 here (W1 = 3, lambda = 10)
     assert r["w1"] == pytest.approx(3.0, abs=0.01)

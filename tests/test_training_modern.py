@@ -8,7 +8,7 @@ import torch
 
 from conftest import small_config
 from ganforge.build import build_experiment
-from ganforge.config import load_config
+from ganforge.choices import load_config
 from ganforge.training.callbacks import Callback
 from ganforge.training.ema import EMA
 from ganforge.training.run import resume, train

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from conftest import assert_resume_is_exact, small_config
-from ganforge.config import load_config, validate
+from ganforge.choices import load_config, validate
 from ganforge.data.batches import DataInfo
 from ganforge.data.folder import split_indices
 from ganforge.errors import GanforgeError
@@ -244,8 +244,8 @@ def test_every_tutorial_preset_validates():
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message of a machine without CUDA")
 def test_eval_on_a_missing_gpu_is_one_line():
-    from ganforge.evaluation.run import _eval_device
+    from ganforge.evaluation.sources import eval_device
 
-    assert _eval_device("auto") == "cpu"
+    assert eval_device("auto") == "cpu"
     with pytest.raises(GanforgeError, match="CUDA is not available"):
-        _eval_device("cuda")
+        eval_device("cuda")

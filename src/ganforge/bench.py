@@ -33,11 +33,11 @@ from pathlib import Path
 import torch
 
 from .build import build_experiment, resolve_device
-from .config import load_config
+from .choices import load_config
 from .errors import GanforgeError
 from .flops import StepFlops, peaks, step_flops
 from .training.callbacks import JsonlLogger, ProgressBar
-from .training.latent import model_latent
+from .models.latent import model_latent
 from .training.trainer import Trainer
 
 

@@ -1,4 +1,5 @@
-"""The ``ganforge`` command: train, sample, eval, bench, … Thin: it parses arguments and calls the API.
+"""The ``ganforge`` command: train, sample, eval, bench, … Thin: it parses arguments and calls the API
+(each command's body is in :mod:`ganforge.commands`).
 
 Every failure ends in one ``error:`` line and a non-zero exit: 2 for a problem with the input
 (config, data, checkpoint, arguments), 1 for a file-system or other error, 130 for Ctrl-C.
@@ -12,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from . import commands
 from .errors import GanforgeError
 
 
@@ -83,189 +85,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _cmd_train(args) -> int:
-    from .config import load_config
-    from .training.run import resume, train
-
-    if args.resume:
-        if args.config and "=" in args.config:
-            args.overrides.insert(0, args.config)
-        elif args.config:
-            raise GanforgeError("with --resume give only overrides (the run's own config is used)")
-        run_dir, trainer, status = resume(args.resume, args.overrides, progress=False if args.no_progress else None)
-    else:
-        if args.config and "=" in args.config and not Path(args.config).is_file():
-            args.overrides.insert(0, args.config)  # only overrides: they apply to the defaults
-            args.config = None
-        elif not args.config:
-            raise GanforgeError("give a config file, e.g. ganforge train configs/classic_mnist.toml")
-        cfg = load_config(args.config, args.overrides)
-        run_dir, trainer, status = train(cfg, args.run_dir, progress=False if args.no_progress else None)
-    from .runs import RunDir
-    from .training import distributed
-
-    del trainer  # a DDP-wrapped model must go before its process group
-    distributed.teardown()
-    if run_dir is None:  # a data-parallel rank other than 0: rank 0 reports
-        return 0
-    print(f"run directory: {run_dir}")
-    samples = RunDir(run_dir).sample_grids()
-    if samples:
-        print(f"last samples: {samples[-1]}")
-    return {"finished": 0, "interrupted": 130}.get(status, 0)
-
-
-def _cmd_sample(args) -> int:
-    from .sampling import sample_to_file
-
-    out = sample_to_file(args.run, args.out, n=args.n, seed=args.seed, nrow=args.nrow, label=args.label)
-    print(f"wrote {out}")
-    return 0
-
-
-def _cmd_bench(args) -> int:
-    from .bench import run_bench
-
-    run_bench(args.config, args.overrides, steps=args.steps, warmup=args.warmup, repeats=args.repeats,
-              precisions=args.precision, peak_size=args.peak_size, peak_repeats=args.peak_repeats, json_out=args.json)
-    return 0
-
-
-def _cmd_eval(args) -> int:
-    from .evaluation import format_result, run_eval
-
-    result = run_eval(args.source, args.metrics, n=args.n, seed=args.seed, data=args.data,
-                      baseline=args.real_baseline, json_out=args.json, progress=not args.no_progress,
-                      inception_weights=args.inception_weights, features=args.features, device=args.device)
-    print(format_result(result))
-    return 0
-
-
-def _cmd_interpolate(args) -> int:
-    from .sampling import interpolate_to_file
-
-    morph = tuple(args.morph) if args.morph else None
-    out = interpolate_to_file(args.run, args.out, steps=args.steps, rows=args.rows, seed=args.seed,
-                              method="linear" if args.linear else "slerp", label=args.label, morph=morph)
-    print(f"wrote {out}")
-    return 0
-
-
-def _cmd_report(args) -> int:
-    if args.html:
-        from .report_html import html_report
-
-        if args.gif:
-            raise GanforgeError("--gif is for the report without --html (the HTML page inlines the GIF)")
-        print(f"wrote {html_report(args.run, args.out, baseline=args.baseline)}")
-        return 0
-    if args.out or args.baseline:
-        raise GanforgeError(f"{'--out' if args.out else '--baseline'} is for the HTML report; add --html")
-    if len(args.run) > 1:
-        raise GanforgeError("several runs are compared in the HTML report; add --html")
-    from .report import loss_curves, training_gif
-
-    print(f"wrote {training_gif(args.run[0], args.gif)}")
-    print(f"wrote {loss_curves(args.run[0])}")
-    return 0
-
-
-def _cmd_export(args) -> int:
-    from .export import export_generator
-
-    out, meta = export_generator(args.run, args.format, args.out)
-    print(f"wrote {out} and {meta}")
-    return 0
-
-
-def _cmd_train_classifier(args) -> int:
-    folder_only = [flag for flag, given in (("--data-path", args.data_path), ("--out", args.out)) if given]
-    if args.data != "folder":
-        if folder_only:
-            raise GanforgeError(f"{folder_only[0]} is for --data folder; the {args.data} classifier goes to --out-dir")
-        from .training.classifier import train_classifier
-
-        card = train_classifier(args.data, epochs=args.epochs, seed=args.seed, out_dir=args.out_dir,
-                                batch_size=args.batch_size)
-        print(f"test accuracy {card['test_accuracy']:.4f}, sha256 {card['sha256']}")
-        return 0
-    if args.out_dir:
-        raise GanforgeError("--out-dir is for the mnist / fashion_mnist classifiers; give a folder's classifier --out FILE.pt")
-    if not args.data_path:
-        raise GanforgeError("--data folder needs --data-path DIR (a labelled image folder)")
-    from .training.folder_classifier import train_folder_classifier
-
-    card = train_folder_classifier(args.data_path, labels=args.labels, size=args.size, out=args.out,
-                                   epochs=args.epochs, seed=args.seed, batch_size=args.batch_size,
-                                   val_fraction=args.val_fraction, progress=not args.no_progress)
-    print(f"held-out accuracy {card['val_accuracy']:.4f} on {card['n_val']} images, sha256 {card['sha256']}")
-    print(f"wrote {card['weights']} and {card['card']}")
-    return 0
-
-
-def _cmd_anomaly(args) -> int:
-    from .applications import anomaly
-
-    if args.action == "fit":
-        r = anomaly.fit_encoder(args.run, steps=args.steps, kimg=args.kimg, batch_size=args.batch_size, lr=args.lr,
-                                kappa=args.kappa, seed=args.seed, device=args.device, progress=not args.no_progress)
-        if r["status"] == "already finished":
-            print(f"{r['encoder']} is already fitted ({r['step']} steps); extend it with --steps N")
-            return 0
-        print(f"step {r['step']}: loss {r.get('loss', float('nan')):.4f} (image {r.get('image_residual', float('nan')):.4f}, "
-              f"features {r.get('feature_residual', float('nan')):.4f}); wrote {r['encoder']}")
-        if r["status"] == "interrupted":
-            print(f"interrupted: continue with: ganforge anomaly fit {args.run}", file=sys.stderr)
-            return 130
-        return 0
-    if not args.images:
-        raise GanforgeError("ganforge anomaly score needs --images (test, a folder, an image file or an .npz)")
-    r = anomaly.score_images(args.run, args.images, out=args.out, grid=args.grid, top=args.top, device=args.device)
-    print(f"scored {r['n']} images (mean score {r['mean_score']:.4f}); wrote {r['csv']}" +
-          (f" and {r['grid']}" if "grid" in r else ""))
-    if "auroc" in r:
-        print(f"AUROC {r['auroc']:.4f} with class(es) {r['anomaly_classes']} as anomalies "
-              f"(image residual alone {r['auroc_image_residual']:.4f}, features alone {r['auroc_feature_residual']:.4f})")
-    if args.json:
-        import json
-
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
-    return 0
-
-
-def _cmd_inpaint(args) -> int:
-    from .applications.inpaint import inpaint_to_file
-
-    r = inpaint_to_file(args.run, args.image, args.mask, out=args.out, steps=args.steps, restarts=args.restarts,
-                        lr=args.lr, prior_weight=args.prior_weight, seed=args.seed, device=args.device)
-    for row in r["images"]:
-        label = f", class {row['label']}" if "label" in row else ""
-        print(f"{row['image']}: masked-region error (MSE, pixels in [0, 1]) {row['error_random']:.4f} with a random z "
-              f"-> {row['error_after']:.4f} after {r['steps']} steps{label}")
-    print(f"wrote {r['out']} (rows: masked input, completion, original)")
-    if args.json:
-        import json
-
-        Path(args.json).write_text(json.dumps(r, indent=2) + "\n")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ganforge", description="Train, sample and evaluate GANs.")
     p.add_argument("--debug", action="store_true", help="show Python tracebacks (also GANFORGE_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a GAN from a TOML config (or resume a run)")
-    t.add_argument("config", nargs="?", help="config file, e.g. configs/classic_mnist.toml")
+    t = sub.add_parser("train", help="train a GAN from a preset or a TOML config (or resume a run)")
+    t.add_argument("config", nargs="?", help="preset name (ganforge presets), e.g. dcgan_mnist, or a TOML file; "
+                   "a file that exists wins")
     t.add_argument("overrides", nargs="*", help="section.key=value overrides, e.g. train.epochs=3")
     t.add_argument("--resume", metavar="RUN", help="continue a run: its directory (checkpoints/last.pt) or a "
                    "checkpoint file such as RUN/checkpoints/last.prev.pt; the run goes on in RUN")
     t.add_argument("--run-dir", help="directory for this run (default runs/<name>)")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
-    t.set_defaults(func=_cmd_train)
+    t.set_defaults(func=commands.train)
+
+    pr = sub.add_parser("presets", help="list the shipped presets (ganforge train NAME), one line each")
+    pr.set_defaults(func=commands.presets)
+
+    z = sub.add_parser("zoo", help="list the trained generators of the zoo (zoo:NAME works where a run does)")
+    z.set_defaults(func=commands.zoo)
 
     s = sub.add_parser("sample", help="samples from a trained run: a PNG grid or a .npz")
-    s.add_argument("run", help="run directory (or a checkpoint file)")
+    s.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     s.add_argument("--n", type=positive, default=64, help="number of samples (default 64)")
     s.add_argument("--out", type=_out_file(".png", ".npz"), default="samples.png",
                    help="output .png (grid / scatter) or .npz")
@@ -273,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nrow", type=positive, default=None, help="images per row in the grid")
     s.add_argument("--label", default=None,
                    help="class of every sample (conditional runs): an index, or a labelled folder's class name")
-    s.set_defaults(func=_cmd_sample)
+    s.set_defaults(func=commands.sample)
 
     b = sub.add_parser("bench", help="training img/s vs a bare PyTorch loop over the same models")
     b.add_argument("config")
@@ -287,10 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="side of the square matmuls that measure the peak FLOP/s (default 2048 on the CPU, 4096 on CUDA)")
     b.add_argument("--peak-repeats", type=positive, default=5, help="timings of the peak matmul, the best kept")
     b.add_argument("--json", type=_out_file(".json"), default=None, help="also write the results to this .json file")
-    b.set_defaults(func=_cmd_bench)
+    b.set_defaults(func=commands.bench)
 
     e = sub.add_parser("eval", help="FID, KID, IS, precision/recall, density/coverage, mode counts")
-    e.add_argument("source", nargs="?", help="run directory or samples .npz")
+    e.add_argument("source", nargs="?", help="run directory, zoo:NAME, or samples .npz")
     e.add_argument("--metrics", default=None,
                    help="comma-separated: fid,kid,is,prdc,modes,accuracy,intra_fid,class_freq,age (default: what fits the data set and the source)")
     e.add_argument("--n", type=positive, default=None,
@@ -311,10 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where the generator, discriminator and feature network run: cpu (default, reproducible "
                         "everywhere), cuda, cuda:N or auto")
     e.add_argument("--no-progress", action="store_true")
-    e.set_defaults(func=_cmd_eval)
+    e.set_defaults(func=commands.evaluate)
 
     i = sub.add_parser("interpolate", help="latent-space walks of a trained generator as a PNG grid")
-    i.add_argument("run")
+    i.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     i.add_argument("--steps", type=_int_at_least(2), default=10)
     i.add_argument("--rows", type=positive, default=8)
     i.add_argument("--seed", type=int, default=0)
@@ -323,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--label", default=None, help="conditional runs: one class (index or name) for every row")
     i.add_argument("--morph", nargs=2, metavar=("A", "B"),
                    help="conditional runs: morph class A into B (indices or names)")
-    i.set_defaults(func=_cmd_interpolate)
+    i.set_defaults(func=commands.interpolate)
 
     r = sub.add_parser("report", help="animated GIF of the sample grids over training, and loss curves; "
                                       "--html: one self-contained page of a run, or a comparison of several")
@@ -334,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=_out_file(".html", ".htm"), default=None, help="with --html: the page to write")
     r.add_argument("--baseline", action="store_true",
                    help="with --html: compute the real-data baseline of eval.json's numbers when none is cached")
-    r.set_defaults(func=_cmd_report)
+    r.set_defaults(func=commands.report)
 
     x = sub.add_parser("export", help="standalone generator: TorchScript or ONNX, with a JSON of its inputs")
-    x.add_argument("run")
+    x.add_argument("run", help="run directory, a checkpoint file, or zoo:NAME")
     x.add_argument("--format", choices=["torchscript", "onnx"], default="torchscript")
     x.add_argument("--out", default=None)
-    x.set_defaults(func=_cmd_export)
+    x.set_defaults(func=commands.export)
 
     a = sub.add_parser("anomaly", help="anomaly detection with a trained GAN (f-AnoGAN): fit an encoder, score images")
     a.add_argument("action", choices=["fit", "score"], help="fit: train the encoder (resumable); score: score images")
@@ -360,10 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--json", type=_out_file(".json"), default=None, help="score: also write the summary (AUROC...) here")
     a.add_argument("--device", default="auto")
     a.add_argument("--no-progress", action="store_true")
-    a.set_defaults(func=_cmd_anomaly)
+    a.set_defaults(func=commands.anomaly)
 
     n = sub.add_parser("inpaint", help="fill a masked region with the generator (latent optimisation, Yeh et al. 2017)")
-    n.add_argument("run", help="run directory of an image GAN")
+    n.add_argument("run", help="run directory of an image GAN, or zoo:NAME (with --prior-weight 0: a zoo entry has no D)")
     n.add_argument("--image", nargs="+", required=True, metavar="FILE",
                    help="image file(s), or test:I[,J...] (val:I for a folder run) from the run's held-out split")
     n.add_argument("--mask", required=True, help="box:x,y,w,h (pixels), half:left|right|top|bottom, or a mask image "
@@ -376,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--out", type=_out_file(".png"), default=None, help="output PNG (default RUN/inpaint.png)")
     n.add_argument("--json", type=_out_file(".json"), default=None, help="also write the errors here")
     n.add_argument("--device", default="auto")
-    n.set_defaults(func=_cmd_inpaint)
+    n.set_defaults(func=commands.inpaint)
 
     c = sub.add_parser("train-classifier", help="train a feature classifier: the shipped MNIST / Fashion-MNIST one, "
                                                 "or one of a labelled image folder (for eval --features)")
@@ -396,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder: the weights file (default ./<folder>_classifier_<size>px.pt); its card goes beside "
                         "it as .json")
     c.add_argument("--no-progress", action="store_true")
-    c.set_defaults(func=_cmd_train_classifier)
+    c.set_defaults(func=commands.train_classifier)
     return p
 
 

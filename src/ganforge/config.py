@@ -1,15 +1,17 @@
 """Typed configuration: dataclasses, TOML presets and ``section.key=value`` overrides.
 
-A config is a tree of dataclasses. Presets in ``configs/*.toml`` fill it; command-line
-overrides such as ``train.epochs=3 data.name=fashion_mnist`` change single values. An
-unknown key or a value of the wrong type is a :class:`GanforgeError` with one line and a
-did-you-mean suggestion.
+A config is a tree of dataclasses. Presets (:mod:`ganforge.presets`, TOML files shipped in the
+package) fill it; command-line overrides such as ``train.epochs=3 data.name=fashion_mnist`` change
+single values. An unknown key or a value of the wrong type is a :class:`GanforgeError` with one line
+and a did-you-mean suggestion. This module is the schema and imports nothing else of ganforge but
+the errors, the did-you-mean hint and the preset lookup; :mod:`ganforge.config_values` checks the
+values that need nothing but the config, and checking the words of a config against the
+registries that define them is :mod:`ganforge.choices`, one floor above the registries.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import typing
 from dataclasses import dataclass, field
@@ -335,20 +337,23 @@ def apply_overrides(cfg: Config, overrides: list[str]) -> Config:
     return cfg
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a :class:`Config` from a TOML file (optional) and ``key=value`` overrides."""
+def read_config(source: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """A :class:`Config` from a TOML file or a preset name (optional, see :mod:`ganforge.presets`) and
+    ``key=value`` overrides. Keys and types are checked here; values by
+:func:`ganforge.config_values.check_values`, and
+    against the registries by :func:`ganforge.choices.validate` (:func:`ganforge.choices.load_config`
+    does all three)."""
+    from .presets import resolve
+
     cfg = Config()
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise GanforgeError(f"config file '{path}' not found; presets live in configs/ (e.g. configs/classic_mnist.toml)")
+    if source is not None:
+        path = resolve(source)
         try:
             values = tomllib.loads(path.read_text())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise GanforgeError(f"config file '{path}' is not valid TOML: {exc}") from None
         _apply(cfg, values)
     apply_overrides(cfg, overrides or [])
-    validate(cfg)
     return cfg
 
 
@@ -383,260 +388,3 @@ def to_toml(values: dict, header: str = "") -> str:
             sub = to_toml(v, f"{header}.{k}" if header else k)
             lines += ["", sub] if lines else [sub]
     return "\n".join(lines)
-
-
-def _choice_sources() -> dict[str, Any]:
-    """Config key -> the registry (or tuple) that defines its words. Registering a new loss, data
-    set, architecture, optimizer, schedule or activation is all it takes to make it a valid choice."""
-    from .data import DATASETS
-    from .data.clusters import CLUSTER_METHODS
-    from .models import DISCRIMINATORS, GENERATORS
-    from .models.conditioning import CONDITIONINGS, LABEL_INPUTS
-    from .models.layers import ACTIVATIONS, DATA_RANGES, INITS, NORMS, OUTPUTS, UPSAMPLES, WEIGHT_NORM_SCALES
-    from .objectives import LOSSES
-    from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, SEMI_REALS
-    from .training.latent import LATENTS
-    from .training.optimizers import OPTIMIZERS
-    from .training.compile import COMPILE_MODES
-    from .training.precision import PRECISIONS
-    from .training.schedules import SCHEDULES
-
-    return {
-        "data.name": DATASETS, "loss.name": LOSSES, "optim.name": OPTIMIZERS, "optim.schedule": SCHEDULES,
-        "model.g.arch": GENERATORS, "model.d.arch": DISCRIMINATORS, "model.latent_dist": LATENTS,
-        "model.conditioning": CONDITIONINGS, "model.cluster_method": CLUSTER_METHODS, "model.g_label": LABEL_INPUTS,
-        "model.g.norm": NORMS, "model.d.norm": NORMS, "model.g.output": OUTPUTS,
-        "model.g.activation": ACTIVATIONS, "model.d.activation": ACTIVATIONS, "train.precision": PRECISIONS,
-        "train.compile": COMPILE_MODES,
-        "loss.feature_distance": FEATURE_DISTANCES, "loss.feature_real": FEATURE_REALS,
-        "loss.feature_layer": FEATURE_LAYERS, "loss.semi_real": SEMI_REALS,
-        "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
-        "model.g.init": INITS, "model.d.init": INITS, "model.g.upsample": UPSAMPLES,
-        "model.data_range": DATA_RANGES,
-    }
-
-
-def _get(cfg: Config, dotted: str) -> Any:
-    obj: Any = cfg
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-# ranges of numeric keys: (keys, test, what the error says the value must be)
-_RANGES = [
-    (("data.batch_size", "train.d_steps", "model.latent_dim", "log.every", "log.n_samples", "model.d.pack",
-      "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size", "train.g_every",
-      "model.g.kernel", "model.d.kernel", "model.g.base", "model.d.base"),
-     lambda v: v >= 1, ">= 1"),
-    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
-      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight",
-      "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
-      "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
-      "data.val_count", "train.g_warmup", "log.fresh_every", "model.cluster_sample"),
-     lambda v: v >= 0, ">= 0"),
-    (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
-    (("optim.eps", "model.latent_category_scale"), lambda v: v > 0, "> 0"),
-    (("optim.decay_start", "data.val_fraction", "model.g.dropout", "model.d.dropout"),
-     lambda v: 0 <= v < 1, "in [0, 1)"),
-    (("loss.real_label", "model.g.bn_momentum", "model.d.bn_momentum"), lambda v: 0 < v <= 1, "in (0, 1]"),
-    (("loss.augment_p",), lambda v: 0 <= v <= 1, "in [0, 1] (a probability)"),
-    (("loss.augment_target", "model.d.mbstd_group"), lambda v: v >= 0 and (not isinstance(v, float) or v < 1),
-     ">= 0 (augment_target < 1)"),
-    (("loss.augment_kimg", "model.d.mbstd_channels"), lambda v: v > 0, "> 0"),
-]
-
-
-def _fail(key: str, value: Any, must: str) -> None:
-    raise GanforgeError(f"config key '{key}' must be {must}, got {value!r}")
-
-
-def _check_finite(obj: Any, prefix: str = "") -> None:
-    """TOML allows nan and inf: no config value may be either."""
-    for f in dataclasses.fields(obj):
-        value, where = getattr(obj, f.name), f"{prefix}{f.name}"
-        if dataclasses.is_dataclass(value):
-            _check_finite(value, where + ".")
-        for v in value if isinstance(value, list) else [value]:
-            if isinstance(v, float) and not math.isfinite(v):
-                _fail(where, value, "a finite number")
-
-
-def validate(cfg: Config) -> None:
-    """Every value check that the types alone do not express, in one place, before anything is built."""
-    for key, source in _choice_sources().items():
-        value, choices = _get(cfg, key), list(source.names() if hasattr(source, "names") else source)
-        if value not in choices:
-            raise GanforgeError(f"config key '{key}' = '{value}' is not one of {', '.join(choices)}"
-                                f"{did_you_mean(value, choices)}")
-    _check_finite(cfg)
-    for keys, ok, must in _RANGES:
-        for key in keys:
-            if not ok(_get(cfg, key)):
-                _fail(key, _get(cfg, key), must)
-    for net in ("g", "d"):
-        hidden = _get(cfg, f"model.{net}.hidden")
-        if any(h < 1 for h in hidden):
-            _fail(f"model.{net}.hidden", hidden, "a list of layer widths >= 1")
-    for key in ("optim.betas", "optim.g_betas", "optim.d_betas"):
-        betas = _get(cfg, key)
-        if (betas or key == "optim.betas") and (len(betas) != 2 or not all(0 <= b < 1 for b in betas)):
-            _fail(key, betas, "two numbers in [0, 1) (Adam's beta1, beta2)")
-    if cfg.train.epochs < 1 and cfg.train.steps < 1 and cfg.train.kimg <= 0:
-        raise GanforgeError("set train.epochs >= 1, train.kimg > 0 or train.steps >= 1")
-    if cfg.train.d_split:
-        clash = [key for key, on in (("loss.gp_weight", cfg.loss.gp_weight > 0), ("loss.r1_gamma", cfg.loss.r1_gamma > 0),
-                                     ("loss.feature_matching", cfg.loss.feature_matching),
-                                     ("loss.augment_target", cfg.loss.augment_target > 0),
-                                     ("model.conditioning=semi", cfg.model.conditioning == "semi")) if on]
-        if clash:
-            raise GanforgeError(f"train.d_split=true steps D on the real and the fake batch apart; {clash[0]} needs "
-                                "both in one step: set train.d_split=false")
-    if cfg.train.compile != "none" and (cfg.loss.gp_weight > 0 or cfg.loss.r1_gamma > 0):
-        raise GanforgeError(f"train.compile={cfg.train.compile} cannot run the double backward of loss.gp_weight / "
-                            "loss.r1_gamma (torch.compile does not support it); set train.compile=none")
-    if cfg.data.val_count and cfg.data.val_fraction:
-        raise GanforgeError("data.val_count and data.val_fraction both set the held-out split; keep one")
-    from .models.conv import check_conv_net
-
-    for net in ("g", "d"):
-        if _get(cfg, f"model.{net}.arch") == "conv":
-            check_conv_net(_get(cfg, f"model.{net}"), net)
-    from .objectives import LOSSES
-    from .objectives.augment import AUGMENTS
-
-    for name in cfg.loss.augment:
-        if name not in AUGMENTS:
-            raise GanforgeError(f"config key 'loss.augment' names an unknown augmentation '{name}'"
-                                f"{did_you_mean(name, AUGMENTS.names())}; choose from {', '.join(AUGMENTS.names())}")
-    from .data import DATASETS, data_info
-
-    points = DATASETS.get(cfg.data.name).eval.kind == "points"
-    if cfg.loss.augment and points:
-        raise GanforgeError("loss.augment (DiffAugment) is for images; the toy mixtures are 2-D points")
-    _validate_labels(cfg, data_info(cfg.data).num_classes)
-    if cfg.model.latent_categories >= cfg.model.latent_dim:
-        raise GanforgeError(f"model.latent_categories ({cfg.model.latent_categories}) must be below model.latent_dim "
-                            f"({cfg.model.latent_dim}), which counts them: set latent_dim to the categories plus "
-                            "the continuous entries")
-    if cfg.model.d.mbstd_group and cfg.model.d.arch == "mlp":
-        raise GanforgeError("model.d.mbstd_group (minibatch std) is for the conv discriminators (dcgan, resnet)")
-    if not LOSSES.get(cfg.loss.name).label_smoothing and cfg.loss.real_label != 1.0:
-        raise GanforgeError(f"loss.real_label (label smoothing) does not apply to the {cfg.loss.name} loss; leave it at 1.0")
-    if cfg.model.latent_info:
-        if cfg.model.latent_categories < 2:
-            raise GanforgeError("model.latent_info (InfoGAN) predicts the latent category: set model.latent_categories "
-                                "to 2 or more (and model.latent_dim to the categories plus the continuous entries)")
-        if cfg.model.conditioning != "none":
-            raise GanforgeError("model.latent_info (InfoGAN) is for unconditional models; set model.conditioning=none")
-        if cfg.model.d.pack > 1:
-            raise GanforgeError("model.latent_info (InfoGAN) needs one sample per D input; set model.d.pack=1")
-    if cfg.model.clusters:
-        _validate_clusters(cfg, data_info(cfg.data))
-    elif cfg.model.cluster_channels:
-        raise GanforgeError("model.cluster_channels clusters each channel for a self-conditioned GAN: set "
-                            "model.clusters (e.g. 20) too, or model.cluster_channels=false")
-    if cfg.model.conditioning != "none" and cfg.model.d.pack > 1:
-        raise GanforgeError("model.d.pack > 1 (PacGAN) cannot be combined with model.conditioning; use one of them")
-    if cfg.data.batch_size % cfg.model.d.pack:
-        raise GanforgeError(
-            f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
-        )
-    # batch norm needs at least 2 samples per batch (D sees batch / pack packed samples)
-    from .models.layers import BATCH_NORMS
-
-    if cfg.model.g.norm in BATCH_NORMS and cfg.data.batch_size < 2:
-        raise GanforgeError(f"data.batch_size=1 cannot train a generator with batch norm (model.g.norm="
-                            f"{cfg.model.g.norm}); use data.batch_size >= 2 or model.g.norm=none")
-    if cfg.model.d.norm in BATCH_NORMS and cfg.data.batch_size // cfg.model.d.pack < 2:
-        raise GanforgeError(f"D's batch norm sees data.batch_size / model.d.pack = {cfg.data.batch_size // cfg.model.d.pack} "
-                            "sample(s) per batch; it needs >= 2: raise data.batch_size or use model.d.norm=none/layer")
-    _validate_eval(cfg)
-
-
-def _validate_clusters(cfg: Config, info) -> None:
-    """A self-conditioned GAN (``model.clusters``) needs image data, a conditioning whose G takes labels, and
-    nothing else that decides G's labels."""
-    m = cfg.model
-    if m.clusters < 2:
-        raise GanforgeError(f"model.clusters must be 0 (off) or 2 or more, got {m.clusters}")
-    if m.conditioning not in ("acgan", "projection"):
-        raise GanforgeError("model.clusters conditions G and D on clusters of the images: set "
-                            "model.conditioning to acgan or projection (the clusters are its labels)")
-    if info.kind != "image":
-        raise GanforgeError(f"model.clusters clusters images; {cfg.data.name} is not an image data set")
-    if m.latent_categories:
-        raise GanforgeError("model.clusters picks G's cluster from z's first entry; set model.latent_categories=0")
-    if m.cluster_channels:
-        channels = info.shape[0]
-        if m.conditioning != "projection":
-            raise GanforgeError("model.cluster_channels embeds each channel's cluster, which the projection "
-                                "discriminator does: set model.conditioning=projection")
-        if channels < 2:
-            raise GanforgeError(f"model.cluster_channels clusters each channel; {cfg.data.name} images have one: "
-                                "set model.cluster_channels=false")
-        if m.latent_dim < channels:
-            raise GanforgeError(f"model.cluster_channels draws each of the {channels} channels' clusters from an "
-                                f"entry of z: model.latent_dim must be at least {channels}")
-
-
-def _validate_labels(cfg: Config, num_classes: int) -> None:
-    """The semi-supervised GAN's keys and ``data.exclude_classes`` fit each other and the data set."""
-    m, d = cfg.model, cfg.data
-    if d.labels_per_class and m.conditioning != "semi":
-        raise GanforgeError("data.labels_per_class is for the semi-supervised GAN: set model.conditioning=semi "
-                            "(or leave data.labels_per_class at 0)")
-    if m.conditioning == "semi" and m.g_cbn:
-        raise GanforgeError("model.g_cbn needs a generator that takes labels (acgan, projection); the semi-supervised "
-                            "GAN's generator takes none")
-    for net in ("g", "d"):
-        if _get(cfg, f"model.{net}.spectral_norm") and _get(cfg, f"model.{net}.weight_norm"):
-            raise GanforgeError(f"model.{net}.spectral_norm and model.{net}.weight_norm exclude each other; keep one")
-        if _get(cfg, f"model.{net}.weight_norm_scale") == "fixed" and (net == "g" or not m.d.weight_norm):
-            raise GanforgeError("model.d.weight_norm_scale=fixed is for a weight-normalised discriminator: set "
-                                "model.d.weight_norm=true (the generator keeps trained scales)")
-    if cfg.loss.semi_real != "all" and m.conditioning != "semi":
-        raise GanforgeError(f"loss.semi_real={cfg.loss.semi_real} is for the semi-supervised GAN: set "
-                            "model.conditioning=semi (or leave loss.semi_real at all)")
-    if not cfg.loss.feature_matching and (cfg.loss.feature_real, cfg.loss.feature_layer) != ("d_step", "head"):
-        raise GanforgeError("loss.feature_real / loss.feature_layer choose feature matching's features: set "
-                            "loss.feature_matching=true (or leave them at d_step, head)")
-    if (m.d.noise or m.d.input_noise) and m.d.arch != "mlp":
-        raise GanforgeError("model.d.noise / model.d.input_noise (Gaussian noise layers) are for the mlp discriminator")
-    if (d.labels or d.class_names) and d.name != "folder":
-        raise GanforgeError(f"data.labels / data.class_names label an image folder (data.name=folder), not {d.name}")
-    if d.class_names and not d.labels:
-        raise GanforgeError("data.class_names names the classes of data.labels; set data.labels (folders or a "
-                            "dataset.json) or leave data.class_names empty")
-    if d.exclude_classes:
-        if d.name not in ("mnist", "fashion_mnist"):
-            raise GanforgeError(f"data.exclude_classes is for mnist and fashion_mnist, not {d.name}")
-        bad = [c for c in d.exclude_classes if not 0 <= c < num_classes]
-        if bad:
-            _fail("data.exclude_classes", d.exclude_classes, f"a list of classes in 0..{num_classes - 1}")
-        if len(set(d.exclude_classes)) >= num_classes - 1:
-            _fail("data.exclude_classes", d.exclude_classes, "a list that leaves at least two classes")
-
-
-def _validate_eval(cfg: Config) -> None:
-    """``eval.metrics`` names exist, and (when ``eval.every`` > 0) fit the data set, before training starts."""
-    from .evaluation.catalog import validate_metrics
-
-    labelled = cfg.model.conditioning != "none"
-    if cfg.eval.features:
-        from .evaluation.catalog import check_feature_choice
-
-        check_feature_choice(cfg.data.name, cfg.eval.features, cfg.eval.inception_weights or None)
-    if cfg.eval.every > 0:
-        if cfg.eval.n < 2:
-            _fail("eval.n", cfg.eval.n, ">= 2 (samples per periodic evaluation)")
-        validate_metrics(cfg.eval.metrics, cfg.data.name, labelled=labelled,
-                         inception_weights=cfg.eval.inception_weights or None, discriminator=True,
-                         features=cfg.eval.features or None, dcfg=cfg.data)
-    else:
-        from .evaluation.catalog import METRICS
-
-        for name in cfg.eval.metrics:
-            if name not in METRICS:
-                raise GanforgeError(f"config key 'eval.metrics' names an unknown metric '{name}'"
-                                    f"{did_you_mean(name, METRICS.names())}; choose from {', '.join(METRICS.names())}")

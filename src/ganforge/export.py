@@ -15,11 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from . import __version__
+from .version import __version__
 from .data import data_info
 from .errors import GanforgeError
 from .sampling import load_generator_and_state, num_classes
 from .runs import resolve
+from .zoo import is_zoo
 
 
 class _Unconditional(nn.Module):
@@ -41,14 +42,16 @@ class _Conditional(nn.Module):
 
 
 def export_generator(run_dir: str | Path, fmt: str = "torchscript", out: str | Path | None = None) -> tuple[Path, Path]:
-    """Write the generator and ``<out>.json`` (e.g. generator.onnx.json); returns both paths."""
+    """Write the generator of a run (or ``zoo:NAME`` entry) and ``<out>.json`` (e.g. generator.onnx.json);
+    returns both paths. The default ``out`` is ``RUN/generator.pt`` (``.onnx``), ``./generator.pt`` for a zoo entry."""
     if fmt not in ("torchscript", "onnx"):
         raise GanforgeError(f"--format must be torchscript or onnx, got '{fmt}'")
     G, cfg, state = load_generator_and_state(run_dir)
     classes = num_classes(cfg)
     wrapper = (_Conditional(G) if classes else _Unconditional(G)).eval()
     example = (torch.randn(2, cfg.model.latent_dim),) + ((torch.tensor([0, 1]),) if classes else ())
-    out = Path(out) if out else resolve(run_dir)[0].path / ("generator.pt" if fmt == "torchscript" else "generator.onnx")
+    default = "generator.pt" if fmt == "torchscript" else "generator.onnx"
+    out = Path(out) if out else Path(default) if is_zoo(run_dir) else resolve(run_dir)[0].path / default
     out.parent.mkdir(parents=True, exist_ok=True)
     names = ["z", "labels"][: len(example)]
     with warnings.catch_warnings():  # both exporters announce their successors; the files are standard

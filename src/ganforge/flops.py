@@ -147,7 +147,7 @@ class StepFlops:
 
 def _probe_inputs(cfg, G: nn.Module, num_classes: int, n: int, device) -> tuple:
     from .models.conditioning import generator_conditional
-    from .training.latent import model_latent
+    from .models.latent import model_latent
 
     z = model_latent(cfg.model, n, device)
     if cfg.model.clusters:

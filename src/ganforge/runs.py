@@ -14,7 +14,9 @@ runs/<name>/.lock                       held (fcntl) by the process training int
 ```
 
 Every module that reads or writes one of these paths asks :class:`RunDir` for it. A checkpoint
-file given where a run is expected (``RUN/checkpoints/last.prev.pt``) resolves to its run.
+file given where a run is expected (``RUN/checkpoints/last.prev.pt``) resolves to its run. Paths
+only: reading a checkpoint is :mod:`ganforge.training.checkpoint`, a run's checked config
+:func:`ganforge.choices.load_run_config`.
 """
 
 from __future__ import annotations
@@ -24,12 +26,17 @@ import sys
 from pathlib import Path
 
 from .errors import GanforgeError
-from .training.checkpoint import load_checkpoint, previous_of
 
 try:  # advisory locks: POSIX only (elsewhere a run is not protected against a second writer)
     import fcntl
 except ImportError:  # pragma: no cover
     fcntl = None
+
+
+def previous_of(checkpoint: str | Path) -> Path:
+    """``last.pt`` -> ``last.prev.pt``: the checkpoint before the newest one."""
+    checkpoint = Path(checkpoint)
+    return checkpoint.with_name(checkpoint.stem + ".prev" + checkpoint.suffix)
 
 
 class RunDir:
@@ -201,30 +208,15 @@ class RunLock:
         self.release()
 
 
-# -------------------------------------------------------------------- config and checkpoints
+# -------------------------------------------------------------------- the resolved config
 def write_config(cfg, run: RunDir) -> None:
-    from . import __version__
+    from .version import __version__
     from .config import to_dict, to_toml
 
     cfg.ganforge_version = __version__
     tmp = run.config.with_name(f".config.toml.{os.getpid()}.tmp")
     tmp.write_text(to_toml(to_dict(cfg)) + "\n")
     os.replace(tmp, run.config)
-
-
-def load_run_config(source: str | Path, overrides: list[str] | None = None):
-    """(config, checkpoint state) of a run directory or checkpoint file: the config stored in the
-    checkpoint, plus ``overrides``, validated."""
-    from .config import apply_overrides, config_from_dict, validate
-
-    state = load_checkpoint(source)
-    try:
-        cfg = config_from_dict(state["config"])
-    except GanforgeError as exc:
-        raise GanforgeError(f"the config inside {source}'s checkpoint is not valid for this version: {exc}") from None
-    apply_overrides(cfg, overrides or [])
-    validate(cfg)
-    return cfg, state
 
 
 def quote(path) -> str:

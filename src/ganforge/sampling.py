@@ -10,8 +10,8 @@ import torch
 from .build import build_generator_only
 from .data import data_info
 from .errors import GanforgeError
-from .runs import load_run_config
-from .training.latent import model_latent
+from .choices import load_run_config
+from .models.latent import model_latent
 from .viz import save_grid, save_scatter, to_uint8
 
 

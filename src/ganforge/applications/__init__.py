@@ -2,3 +2,5 @@
 of its own for the GAN): anomaly detection (:mod:`.anomaly`, f-AnoGAN), semi-supervised
 classification (:mod:`.semi`, the trained discriminator of ``model.conditioning=semi``) and
 inpainting (:mod:`.inpaint`, latent optimisation)."""
+
+from . import semi  # noqa: F401  registers the semi-supervised D's test accuracy with ganforge eval

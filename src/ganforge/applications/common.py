@@ -13,9 +13,10 @@ from ..errors import GanforgeError
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
-def load_models(source, device="cpu", what: str = "this command"):
-    """(G, D, config, checkpoint state) of an image run, both models in eval mode; G holds the EMA
-    weights when the run kept them (the generator ganforge samples from)."""
+def load_models(source, device="cpu", what: str = "this command", discriminator: bool = True, hint: str = ""):
+    """(G, D, config, checkpoint state) of an image run or zoo entry, both models in eval mode; G holds
+    the EMA weights when the run kept them (the generator ganforge samples from). ``discriminator=False``:
+    D is None (a zoo entry holds no D; asking for it there is a one-line error ending in ``hint``)."""
     from ..data import data_info
     from ..evaluation.run import load_discriminator
     from ..sampling import load_generator_and_state
@@ -23,9 +24,13 @@ def load_models(source, device="cpu", what: str = "this command"):
     G, cfg, state = load_generator_and_state(source, device)
     if data_info(cfg.data).kind != "image":
         raise GanforgeError(f"{what} needs a run trained on images; {source} was trained on {cfg.data.name} points")
-    D = load_discriminator(cfg, state).to(device)
+    if discriminator and "d" not in state:
+        raise GanforgeError(f"{what} reads the discriminator, and {source} holds a generator only (a zoo entry)"
+                            f"{'; ' + hint if hint else ''}")
+    D = load_discriminator(cfg, state).to(device) if discriminator else None
     G.requires_grad_(False)
-    D.requires_grad_(False)
+    if D is not None:
+        D.requires_grad_(False)
     return G, D, cfg, state
 
 

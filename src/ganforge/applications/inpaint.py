@@ -82,7 +82,7 @@ def inpaint_tensor(G, D, cfg, image: torch.Tensor, mask: torch.Tensor, steps: in
     {'completion', 'generated', 'error_random', 'error_after', 'label'} (tensors on the CPU; errors:
     :func:`masked_error` of a random z's completion, averaged over the starts, and of the result)."""
     from ..sampling import num_classes
-    from ..training.latent import model_latent
+    from ..models.latent import model_latent
 
     gen = torch.Generator(device=device).manual_seed(seed)
     x, mask = image.to(device), mask.to(device)
@@ -151,13 +151,15 @@ def _images(specs: list[str], cfg) -> tuple[np.ndarray, list[str]]:
 def inpaint_to_file(source, images: list[str], mask: str, out: str | None = None, steps: int = 1000,
                     restarts: int = 16, lr: float = 0.03, prior_weight: float = 0.003, seed: int = 0,
                     device: str = "auto") -> dict:
-    """Inpaint each of ``images`` with run ``source``; writes one PNG (a row per image: the masked
-    input, the completion, the original) and returns the errors per image."""
+    """Inpaint each of ``images`` with run (or ``zoo:NAME`` entry) ``source``; writes one PNG (a row per
+    image: the masked input, the completion, the original; default ``RUN/inpaint.png``, ``./inpaint.png``
+    for a zoo entry) and returns the errors per image."""
     from ..build import resolve_device
     from ..viz import make_grid
 
     dev = resolve_device(device)
-    G, D, cfg, _ = load_models(source, dev, "ganforge inpaint")
+    G, D, cfg, _ = load_models(source, dev, "ganforge inpaint", discriminator=prior_weight > 0,
+                               hint="--prior-weight 0 fills the hole with the generator alone (no D prior)")
     if cfg.model.d.pack > 1:
         raise GanforgeError(f"inpainting reads D on single images; {source} packs {cfg.model.d.pack} (model.d.pack)")
     if cfg.model.conditioning == "projection":
@@ -177,9 +179,9 @@ def inpaint_to_file(source, images: list[str], mask: str, out: str | None = None
         results.append({"image": name, "error_random": r["error_random"], "error_after": r["error_after"],
                         **({"label": r["label"]} if r["label"] is not None else {})})
     from ..runs import resolve
+    from ..zoo import is_zoo
 
-    run, _ = resolve(source)
-    path = Path(out) if out else run.path / "inpaint.png"
+    path = Path(out) if out else Path("inpaint.png") if is_zoo(source) else resolve(source)[0].path / "inpaint.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     make_grid(torch.stack(rows).numpy(), nrow=3, scale=4 if arr.shape[-1] <= 32 else 2).save(path)
     return {"out": str(path), "mask": mask, "steps": steps, "restarts": restarts, "images": results}

@@ -5,8 +5,8 @@ Training is the ordinary trainer with ``model.conditioning=semi``: D has K class
 fake class is implicit (D(x) = Z/(Z+1), Z = sum_k exp l_k), its loss is the GAN loss on the
 logsumexp logit plus cross-entropy on the few labelled images (``data.labels_per_class``), and G
 is trained by feature matching (``loss.feature_matching=true``). The trained D *is* the classifier:
-its predicted class is argmax_k l_k. This module measures it (``ganforge eval`` reports its test
-accuracy) and trains the baseline that shows what the unlabelled data bought: the same network,
+its predicted class is argmax_k l_k. This module measures it (importing it registers that
+measurement with ``ganforge eval``: :data:`ganforge.evaluation.run.RUN_METRICS`) and trains the baseline that shows what the unlabelled data bought: the same network,
 the same optimiser and steps, on the labelled images alone.
 """
 
@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import GanforgeError
+from ..evaluation.run import RUN_METRICS, load_discriminator
 
 
 @torch.no_grad()
@@ -101,4 +102,17 @@ def train_supervised(cfg, steps: int | None = None, device="cpu", progress: bool
     return D
 
 
-__all__ = ["predict", "classifier_test_accuracy", "test_set", "train_supervised"]
+@RUN_METRICS.register("semi_classifier")
+def run_classifier_metrics(cfg, state, seed: int = 0) -> dict | None:
+    """What ``ganforge eval`` adds for a semi-supervised run: its D's test accuracy and error (the
+    weight-averaged D where the run kept one, with the last weights' error beside it); None for other runs."""
+    if cfg.model.conditioning != "semi":
+        return None
+    data = test_set(cfg, seed=seed)
+    out = classifier_test_accuracy(load_discriminator(cfg, state, averaged=True), cfg, data=data)
+    if state.get("d_ema") is not None:  # the averaged D is the classifier; the last weights' error beside it
+        out["d_last_test_error"] = classifier_test_accuracy(load_discriminator(cfg, state), cfg, data=data)["d_test_error"]
+    return out
+
+
+__all__ = ["predict", "classifier_test_accuracy", "test_set", "train_supervised", "run_classifier_metrics"]

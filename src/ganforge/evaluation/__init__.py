@@ -8,7 +8,11 @@ periodic evaluation during training.
 - :mod:`.points`: toy mixtures' mode coverage;
 - :mod:`.reference`: the reference split (the test split, or a folder's held-out split) and the
   cache of its features;
-- :mod:`.run`: ``ganforge eval`` itself: a run directory, a samples .npz, or a real-data baseline.
+- :mod:`.sources`: samples from an .npz or from real data (the baseline), a result as text;
+- :mod:`.run`: ``ganforge eval`` itself: a run directory, a zoo entry, a samples .npz, or a real-data
+  baseline. It loads runs, so it sits a floor above the rest of this package (above the trainer,
+  which calls this package for periodic evaluation) and is not imported here: ``from
+  ganforge.evaluation.run import run_eval``.
 
 The arithmetic of each metric lives in :mod:`ganforge.metrics` (pure functions of arrays).
 
@@ -30,11 +34,10 @@ from .catalog import (
 from .images import ImageProfile, evaluate_images
 from .points import evaluate_points
 from .reference import cache_dir, load_reference_images, reference_features
-from .run import format_result, generator_samples, real_baseline, run_eval, samples_from_npz, samples_from_run
 from .samples import as_samples, check_samples, evaluate_samples
+from .sources import format_result, real_baseline, samples_from_npz
 
 __all__ = [
-    "run_eval",
     "format_result",
     "evaluate_samples",
     "real_baseline",
@@ -51,8 +54,6 @@ __all__ = [
     "ImageProfile",
     "check_samples",
     "as_samples",
-    "generator_samples",
-    "samples_from_run",
     "samples_from_npz",
     "cache_dir",
     "load_reference_images",

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from ..training.latent import latent_cdf
+from .latent import latent_cdf
 from .layers import norm_layer
 
 CONDITIONINGS = ("none", "acgan", "projection", "semi")  # model.conditioning

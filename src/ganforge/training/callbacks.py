@@ -18,6 +18,11 @@ from .checkpoint import save_checkpoint
 
 
 class Callback:
+    """What a training tells its callbacks; subclass and override the events you need. ``trainer`` is
+    the :class:`~ganforge.training.trainer.Trainer` (``step``, ``G``, ``D``, ``cfg`` ...); ``record`` is
+    one line of metrics.jsonl (step, epoch, d_loss, g_loss, d_real, d_fake, img_per_s); ``result`` an
+    evaluation's numbers; ``status`` "finished" or "interrupted"."""
+
     def on_start(self, trainer) -> None:
         pass
 

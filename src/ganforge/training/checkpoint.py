@@ -27,18 +27,13 @@ from pathlib import Path
 
 import torch
 
-from .. import __version__
+from ..version import __version__
 from ..errors import GanforgeError
+from ..runs import previous_of
 
 FORMAT = "ganforge-checkpoint-v1"
 _LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError,
                 AttributeError, KeyError, IndexError, TypeError)
-
-
-def previous_of(checkpoint: Path) -> Path:
-    """``last.pt`` -> ``last.prev.pt``: the checkpoint before the newest one."""
-    checkpoint = Path(checkpoint)
-    return checkpoint.with_name(checkpoint.stem + ".prev" + checkpoint.suffix)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -14,7 +14,8 @@ from pathlib import Path
 from ..build import build_experiment
 from ..config import Config
 from ..errors import GanforgeError
-from ..runs import RunDir, RunLock, claim_given, claim_new, load_run_config, quote, resolve, write_config
+from ..choices import load_run_config
+from ..runs import RunDir, RunLock, claim_given, claim_new, quote, resolve, write_config
 from .callbacks import Checkpointer, Evaluator, JsonlLogger, ProgressBar, SampleWriter, TensorBoardLogger
 from . import distributed
 from .checkpoint import remove_stray_temps

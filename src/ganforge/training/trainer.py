@@ -25,7 +25,7 @@ from ..errors import GanforgeError
 from ..models.conditioning import generator_conditional, info_categories
 from ..objectives import D_STATS, GANLoss
 from .ema import EMA
-from .latent import model_latent
+from ..models.latent import model_latent
 from .distributed import SINGLE, Dist, all_reduce_mean_, any_rank, average_gradients, barrier
 from .precision import Precision
 from .rng import rng_state, set_rng_state

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..runs import RunDir
+
 
 def read_metrics(run_dir: str | Path) -> tuple[list[dict], list[dict]]:
     """(training records, evaluation records) of a run's metrics.jsonl."""
     train, evals = [], []
-    from ..runs import RunDir
-
     path = RunDir(run_dir).metrics
     for line in path.read_text().splitlines() if path.is_file() else []:
         rec = json.loads(line)
@@ -27,7 +27,7 @@ def plot_eval_curves(runs: dict[str, Path], out: str | Path, key: str = "fid", x
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ..config import load_config
+    from ..config import read_config
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     for label, run_dir in runs.items():
@@ -37,7 +37,7 @@ def plot_eval_curves(runs: dict[str, Path], out: str | Path, key: str = "fid", x
             continue
         scale = 1.0
         if x == "kimg":
-            cfg = load_config(RunDir(run_dir).config)
+            cfg = read_config(RunDir(run_dir).config)
             scale = cfg.data.batch_size * cfg.train.d_steps / 1000.0
         ax.plot([s * scale for s, _ in pts], [v for _, v in pts], marker="o", ms=3, label=label)
     ax.set_xlabel("thousands of real images seen (kimg)" if x == "kimg" else "generator steps")

@@ -5,7 +5,7 @@ critic between two 1-D distributions.
   batch of latents (its own RNG, so the training is unchanged) the mean D(G(z)), the mean size of
   the generator loss's derivative with respect to D's logit on each fake sample, |d loss_i / d l_i|,
   and the L2 norm of the batch loss's gradient with respect to all of G's weights.
-- :func:`train_games`: trains ``configs/gan1d.toml`` once per game (``loss.name`` = minimax,
+- :func:`train_games`: trains the ``gan1d`` preset once per game (``loss.name`` = minimax,
   non_saturating, max_likelihood; the same seed and everything else) with that recorder, in memory
   (no run directory), and returns the curves and the samples each generator ends with.
 - :func:`save_games`: one figure of that: D(G(z)) over steps, both gradient sizes over steps (log
@@ -19,19 +19,33 @@ critic between two 1-D distributions.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..presets import preset_path
 from ..training.callbacks import Callback
 from .figure import pyplot, save_figure
 from .theory import GENERATOR_GAMES, normal_density, w1_distance
 
-ROOT = Path(__file__).resolve().parents[3]
-GAN1D = ROOT / "configs" / "gan1d.toml"
+GAN1D = preset_path("gan1d")
 GAME_STYLES = {"minimax": ("tab:red", "minimax"), "non_saturating": ("tab:blue", "non-saturating"),
                "max_likelihood": ("tab:green", "maximum likelihood")}
+
+
+@contextlib.contextmanager
+def torch_threads(n: int):
+    """``torch.set_num_threads(n)`` inside the block and the previous number restored after it
+    (0: leave it as it is)."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _module(m):
@@ -85,33 +99,32 @@ def train_games(steps: int = 2000, games=GENERATOR_GAMES, every: int = 10, confi
     Returns {game: curves} (see :meth:`GameRecorder.curves`) with each game's final samples under
     ``'samples'``, plus 'x' and 'p_data' (the data density on a grid) and the config's overrides."""
     from ..build import build_experiment
-    from ..config import load_config
+    from ..choices import load_config
     from ..data.toy import mixture_density
     from ..training.trainer import Trainer
 
-    if threads:
-        torch.set_num_threads(threads)
-    out = {}
-    for game in games:
-        cfg = load_config(config, [f"loss.name={game}", f"train.steps={steps}", "log.progress=false",
-                                   f"log.every={min(every, steps)}", *overrides])
-        exp = build_experiment(cfg, device=torch.device("cpu"), progress=False)
-        recorder = GameRecorder(every)
-        trainer = Trainer(exp, [recorder])
-        trainer.run()
-        curves = recorder.curves()
-        gen = torch.Generator().manual_seed(cfg.seed + 999)
-        with torch.no_grad():
-            G = trainer.sampling_generator
-            G.eval()
-            z = torch.randn(n_samples, cfg.model.latent_dim, generator=gen)
-            curves["samples"] = G(z, None).float().reshape(-1).numpy().astype(np.float64)
-        out[game] = curves
-    x = np.linspace(-1.0, 4.0, 501)
-    out["data"] = cfg.data.name
-    out["x"], out["p_data"] = x, mixture_density(out["data"], torch.from_numpy(x)[:, None]).numpy()
-    out["games"], out["overrides"] = tuple(games), tuple(overrides)
-    return out
+    with torch_threads(threads):
+        out = {}
+        for game in games:
+            cfg = load_config(config, [f"loss.name={game}", f"train.steps={steps}", "log.progress=false",
+                                       f"log.every={min(every, steps)}", *overrides])
+            exp = build_experiment(cfg, device=torch.device("cpu"), progress=False)
+            recorder = GameRecorder(every)
+            trainer = Trainer(exp, [recorder])
+            trainer.run()
+            curves = recorder.curves()
+            gen = torch.Generator().manual_seed(cfg.seed + 999)
+            with torch.no_grad():
+                G = trainer.sampling_generator
+                G.eval()
+                z = torch.randn(n_samples, cfg.model.latent_dim, generator=gen)
+                curves["samples"] = G(z, None).float().reshape(-1).numpy().astype(np.float64)
+            out[game] = curves
+        x = np.linspace(-1.0, 4.0, 501)
+        out["data"] = cfg.data.name
+        out["x"], out["p_data"] = x, mixture_density(out["data"], torch.from_numpy(x)[:, None]).numpy()
+        out["games"], out["overrides"] = tuple(games), tuple(overrides)
+        return out
 
 
 def save_games(r: dict, path: str | Path, title: str = "") -> Path:
@@ -170,45 +183,44 @@ def train_wgan_gp_critic(steps: int = 1500, fake=(-1.0, 0.25), gp_weight: float 
     |f'(x)| on it, the critic's W1 estimate E f(real) - E f(fake) on fresh samples, the exact W1
     and the loss curve."""
     from ..build import build_experiment
-    from ..config import load_config
+    from ..choices import load_config
     from ..data.toy import mixture_density
     from ..objectives.losses import LOSSES
     from ..objectives.penalties import gradient_penalty
 
-    if threads:
-        torch.set_num_threads(threads)
-    cfg = load_config(config, ["log.progress=false", f"seed={seed}"])
-    exp = build_experiment(cfg, device=torch.device("cpu"), progress=False)
-    D = exp.D
-    objective = LOSSES.get("wasserstein")()
-    opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.9))
-    gen = torch.Generator().manual_seed(seed + 7)
-    mu, sd = fake
-    batch = cfg.data.batch_size
-    losses = []
-    for _ in range(steps):
-        real, _ = exp.data.next()
-        fk = mu + sd * torch.randn(batch, 1, generator=gen)
-        loss = objective.d_loss(D(real).reshape(-1), D(fk).reshape(-1))
-        total = loss + gp_weight * gradient_penalty(lambda v: D(v), real, fk)
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-        opt.step()
-        losses.append(-loss.item())
-    x = np.linspace(-2.5, 4.0, 651)
-    xt = torch.tensor(x, dtype=torch.float32)[:, None].requires_grad_(True)
-    f = D(xt).reshape(-1)
-    (df,) = torch.autograd.grad(f.sum(), xt)
-    p_data = mixture_density(cfg.data.name, torch.from_numpy(x)[:, None]).numpy()
-    p_fake = normal_density(x, mu, sd)
-    with torch.no_grad():
-        real = torch.cat([exp.data.next()[0] for _ in range(40)])
-        fk = mu + sd * torch.randn(len(real), 1, generator=gen)
-        estimate = (D(real).mean() - D(fk).mean()).item()
-    return {"x": x, "p_data": p_data, "p_fake": p_fake, "f": f.detach().numpy().astype(np.float64),
-            "grad": df.abs().reshape(-1).numpy().astype(np.float64), "w1_estimate": estimate,
-            "w1": w1_distance(p_data, p_fake, x), "loss": np.array(losses), "fake": fake, "steps": steps,
-            "gp_weight": gp_weight}
+    with torch_threads(threads):
+        cfg = load_config(config, ["log.progress=false", f"seed={seed}"])
+        exp = build_experiment(cfg, device=torch.device("cpu"), progress=False)
+        D = exp.D
+        objective = LOSSES.get("wasserstein")()
+        opt = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.9))
+        gen = torch.Generator().manual_seed(seed + 7)
+        mu, sd = fake
+        batch = cfg.data.batch_size
+        losses = []
+        for _ in range(steps):
+            real, _ = exp.data.next()
+            fk = mu + sd * torch.randn(batch, 1, generator=gen)
+            loss = objective.d_loss(D(real).reshape(-1), D(fk).reshape(-1))
+            total = loss + gp_weight * gradient_penalty(lambda v: D(v), real, fk)
+            opt.zero_grad(set_to_none=True)
+            total.backward()
+            opt.step()
+            losses.append(-loss.item())
+        x = np.linspace(-2.5, 4.0, 651)
+        xt = torch.tensor(x, dtype=torch.float32)[:, None].requires_grad_(True)
+        f = D(xt).reshape(-1)
+        (df,) = torch.autograd.grad(f.sum(), xt)
+        p_data = mixture_density(cfg.data.name, torch.from_numpy(x)[:, None]).numpy()
+        p_fake = normal_density(x, mu, sd)
+        with torch.no_grad():
+            real = torch.cat([exp.data.next()[0] for _ in range(40)])
+            fk = mu + sd * torch.randn(len(real), 1, generator=gen)
+            estimate = (D(real).mean() - D(fk).mean()).item()
+        return {"x": x, "p_data": p_data, "p_fake": p_fake, "f": f.detach().numpy().astype(np.float64),
+                "grad": df.abs().reshape(-1).numpy().astype(np.float64), "w1_estimate": estimate,
+                "w1": w1_distance(p_data, p_fake, x), "loss": np.array(losses), "fake": fake, "steps": steps,
+                "gp_weight": gp_weight}
 
 
 def between(r: dict, lo_q: float = 0.1, hi_q: float = 0.1) -> np.ndarray:
