@@ -18,7 +18,7 @@ from ganforge.build import build_experiment
 from ganforge.choices import load_config
 from ganforge.data import data_info
 from ganforge.errors import GanforgeError
-from ganforge.flops import _probe_inputs, forward_layers, matmul_peak, step_flops
+from ganforge.flops import probe_inputs, forward_layers, matmul_peak, step_flops
 from ganforge.models import build_discriminator, build_generator
 from ganforge.training.trainer import Trainer
 
@@ -78,7 +78,7 @@ def test_forward_counts_agree_with_flop_counter_on_presets(preset):
     cfg = load_config(str(CONFIGS / preset))
     info = data_info(cfg.data)
     G, D = build_generator(cfg.model, info), build_discriminator(cfg.model, info)
-    z, y_fake, y_real = _probe_inputs(cfg, G, info.num_classes, 2 * cfg.model.d.pack, "cpu")
+    z, y_fake, y_real = probe_inputs(cfg, G, info.num_classes, 2 * cfg.model.d.pack, "cpu")
     for model, args, kwargs in ((G, (z, y_fake), {}), (D, (G(z, y_fake).detach(), y_real), {"return_classes": True})):
         with FlopCounterMode(display=False) as counter:
             model(*args, **kwargs)

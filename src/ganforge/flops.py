@@ -145,7 +145,8 @@ class StepFlops:
         return f"{self.total / 1e9:.4g} GFLOP/step ({parts})"
 
 
-def _probe_inputs(cfg, G: nn.Module, num_classes: int, n: int, device) -> tuple:
+def probe_inputs(cfg, G: nn.Module, num_classes: int, n: int, device) -> tuple:
+    """(z, G's labels or None, D's real labels or None) for a probe batch of ``n``, as the trainer makes them."""
     from .models.conditioning import generator_conditional
     from .models.latent import model_latent
 
@@ -175,7 +176,7 @@ def step_flops(cfg, G: nn.Module, D: nn.Module, num_classes: int = 0) -> StepFlo
     device = next(G.parameters()).device
     with _rng_fork(device):
         g, d = copy.deepcopy(G).train(), copy.deepcopy(D).train()
-        z, y_fake, y_real = _probe_inputs(cfg, g, num_classes, n, device)
+        z, y_fake, y_real = probe_inputs(cfg, g, num_classes, n, device)
         g_layers = forward_layers(g, z, y_fake)
         fake = g(z, y_fake).detach().float()
         d_layers = forward_layers(d, fake, y_real, return_classes=True)
