@@ -8,7 +8,7 @@ spectral clusters at that size.
 Each step prints one line; the folder (make_faces_folder.py's faces, seed 0) is written when it does not
 hold n images yet. The first load decodes every file (with its progress bar) and writes the uint8 cache;
 the second reads the cache. Training runs in a child process (``data.device=cpu``: uint8 images in host
-memory, batches converted as they are drawn), whose peak resident memory comes from getrusage.
+memory, batches converted as they are drawn), whose peak resident memory /usr/bin/time reports.
 """
 
 from __future__ import annotations
@@ -81,9 +81,14 @@ def main() -> None:
            "log.sample_every=0", "log.checkpoint_every=0", "model.clusters=0", "model.conditioning=none",
            "model.g_cbn=false", "--run-dir", str(run)]
     start = time.perf_counter()
-    subprocess.run(cmd, check=True)
+    if shutil.which("time") or Path("/usr/bin/time").exists():  # the training's own peak, not this process's
+        proc = subprocess.run(["/usr/bin/time", "-f", "peak_rss_kb=%M", *cmd], check=True, stderr=subprocess.PIPE,
+                              text=True)
+        rss = int(proc.stderr.strip().splitlines()[-1].split("=")[1]) / 2**20  # KiB -> GiB
+    else:
+        subprocess.run(cmd, check=True)
+        rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20
     wall = time.perf_counter() - start
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20  # KiB -> GiB
     speeds = [json.loads(line).get("img_per_s") for line in (run / "metrics.jsonl").read_text().splitlines()]
     speeds = [s for s in speeds if s]
     print(f"training ({args.steps} steps, data.device=cpu): {wall:.0f} s with start-up, "

@@ -31,12 +31,18 @@ MAX_SIDE = 32  # images are area-averaged down to at most this many pixels a sid
 
 def cluster_features(images: torch.Tensor) -> torch.Tensor:
     """N x C x H x W images (uint8, or floats in [-1, 1] as G makes them) -> N x D float pixel vectors in
-    [0, 1], area-averaged to at most MAX_SIDE a side."""
-    x = images.float().div(255.0) if images.dtype == torch.uint8 else (images.float() + 1.0) / 2.0
-    factor = -(-max(x.shape[-2:]) // MAX_SIDE)  # ceil(side / MAX_SIDE)
-    if factor > 1:
-        x = F.avg_pool2d(x, factor, ceil_mode=True)
-    return x.reshape(len(x), -1)
+    [0, 1], area-averaged to at most MAX_SIDE a side. Converted CHUNK images at a time, so that memory
+    holds the pooled vectors and one chunk of full-size floats (a 200,000-image folder at 64 px would
+    need 10 GB of floats at once)."""
+    factor = -(-max(images.shape[-2:]) // MAX_SIDE)  # ceil(side / MAX_SIDE)
+    out = []
+    for start in range(0, len(images), CHUNK):
+        x = images[start:start + CHUNK]
+        x = x.float().div_(255.0) if x.dtype == torch.uint8 else (x.float() + 1.0) / 2.0
+        if factor > 1:
+            x = F.avg_pool2d(x, factor, ceil_mode=True)
+        out.append(x.reshape(len(x), -1))
+    return torch.cat(out) if len(out) != 1 else out[0]
 
 
 def feature_dim(shape: tuple[int, ...]) -> int:
