@@ -29,7 +29,7 @@ from test_structure import import_graph
 
 PACKAGE = "ganforge"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("core", ("errors", "registry", "config", "config_values", "runs", "version", "presets", "zoo")),
+    ("core", ("errors", "files", "registry", "config", "config_values", "runs", "version", "presets", "zoo")),
     ("ingredients", ("data", "models", "objectives", "features", "metrics", "viz")),
     ("evaluation", ("evaluation",)),
     ("training", ("training", "build", "choices")),

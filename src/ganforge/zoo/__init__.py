@@ -12,7 +12,6 @@ writes an entry with :func:`write_entry`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GanforgeError
+from ..files import file_sha256
 from ..registry import did_you_mean
 
 PREFIX = "zoo:"
@@ -64,14 +64,6 @@ def card_of(source: str) -> dict:
     return {**card, "name": name, "path": str(path.parent)}
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def load_entry(source: str) -> dict:
     """The checkpoint-like state of zoo entry ``source``: ``g`` (float32), ``g_ema`` None, ``config``,
     ``step``, ``zoo`` (its card). The file's sha256 must match the card's."""
@@ -79,7 +71,7 @@ def load_entry(source: str) -> dict:
     weights = Path(card["path"]) / f"{card['name']}.pt"
     if not weights.is_file():
         raise GanforgeError(f"zoo entry '{card['name']}' has a card but no weights file {weights}")
-    digest = sha256(weights)
+    digest = file_sha256(weights)
     if digest != card.get("sha256"):
         raise GanforgeError(f"zoo entry '{card['name']}': {weights.name} has sha256 {digest[:16]}..., its card says "
                             f"{str(card.get('sha256'))[:16]}...; the file is damaged or was replaced")
@@ -108,7 +100,7 @@ def write_entry(folder: str | Path, name: str, g_state: dict, config: dict, card
              for k, v in g_state.items()}
     weights = folder / f"{name}.pt"
     torch.save({"format": FORMAT, "g": small, "config": config, "step": int(card.get("step", 0))}, weights)
-    full = {**card, "dtype": dtype, "sha256": sha256(weights), "bytes": weights.stat().st_size}
+    full = {**card, "dtype": dtype, "sha256": file_sha256(weights), "bytes": weights.stat().st_size}
     path = folder / f"{name}.json"
     path.write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
     return path
