@@ -169,6 +169,42 @@ def test_other_conditionings_train_on_a_labelled_folder(tmp_path, conditioning, 
     assert status == "finished"
 
 
+def test_grids_of_a_labelled_run_are_titled_with_its_class_names(labelled, tmp_path):
+    from ganforge.viz import make_grid
+
+    # `sample` without --label: column c holds class c, its name on top; the images below are the untitled grid
+    assert main(["sample", str(labelled["run"]), "--n", "6", "--out", str(tmp_path / "s.png")]) == 0
+    assert main(["sample", str(labelled["run"]), "--n", "6", "--out", str(tmp_path / "s.npz")]) == 0
+    with np.load(tmp_path / "s.npz") as f:
+        assert f["labels"].tolist() == [0, 1, 2, 0, 1, 2]
+        plain = np.asarray(make_grid(f["images"], nrow=3, scale=2))
+    titled = np.asarray(Image.open(tmp_path / "s.png"))
+    top = titled.shape[0] - plain.shape[0]
+    assert titled.shape[1] == plain.shape[1] and top > 0
+    assert np.array_equal(titled[top:], plain)
+    assert (titled[:top] > 150).any()  # the names are drawn in white on the black margin
+    # the fixed-noise grid of training: one row per class, the names in a left margin
+    from ganforge.choices import load_run_config
+
+    grid = np.asarray(Image.open(sorted((labelled["run"] / "samples").glob("step_*.png"))[-1]))
+    nrow = load_run_config(labelled["run"])[0].log.n_samples // 3
+    left = grid.shape[1] - (nrow * (16 + 2) + 2) * 2  # beyond the untitled grid's width at scale 2
+    assert grid.shape[0] == (3 * (16 + 2) + 2) * 2 and left > 0 and (grid[:, :left] > 150).any()
+
+
+def test_make_grid_titles_leave_the_images_untouched():
+    from ganforge.viz import make_grid
+
+    images = np.random.default_rng(0).integers(0, 256, (6, 3, 8, 8), dtype=np.uint8)
+    plain = np.asarray(make_grid(images, nrow=3, scale=2))
+    titled = np.asarray(make_grid(images, nrow=3, scale=2, row_titles=["first", "second"], col_titles=["a", "b", "c"]))
+    h, w = plain.shape[:2]
+    assert np.array_equal(titled[-h:, -w:], plain)
+    assert (titled[:-h] > 200).any() and (titled[:, :-w] > 200).any()
+    gray = np.asarray(make_grid(images[:, :1], nrow=3, row_titles=["x", "y"]))
+    assert gray.ndim == 2 and (gray[:, :gray.shape[1] - 3 * 10 - 2] > 150).any()
+
+
 # ---------------------------------------------------------------------------- the folder's classifier
 def test_folder_classifier_card_and_eval_in_its_features(labelled):
     clf = labelled["clf"]

@@ -120,8 +120,10 @@ def sample_to_file(run_dir: str | Path, out: str | Path, n: int = 64, seed: int 
         if out.suffix == ".npz":
             np.savez_compressed(out, images=images.numpy(), data=cfg.data.name, **extra)
         else:
-            save_grid(images, out, nrow=nrow or (num_classes(cfg) if labels is not None and label is None
-                                                  and num_classes(cfg) <= 20 else None))
+            classes = num_classes(cfg)
+            by_class = labels is not None and label is None and classes <= 20 and nrow in (None, classes)
+            names = class_names(cfg) if by_class else ()  # column c holds class c: titled with its name
+            save_grid(images, out, nrow=classes if by_class else nrow, col_titles=list(names) or None)
     return out
 
 

@@ -162,8 +162,8 @@ def class_grid(info: RunInfo, per_class: int = 8) -> tuple[str | None, str]:
         return None, ""
     labels = torch.arange(classes).repeat_interleave(per_class)
     x = generate(G, cfg, len(labels), seed=0, labels=labels)
-    grid = make_grid(to_uint8(x).numpy(), nrow=per_class, scale=2)
     names = data_info(cfg.data).class_names
+    grid = make_grid(to_uint8(x).numpy(), nrow=per_class, scale=2, row_titles=list(names) or None)
     rows = ", ".join(f"{c} {n}" for c, n in enumerate(names)) if names else f"0..{classes - 1}"
     return _pil_uri(grid), f"row c: class c ({rows}), {per_class} samples each, seed 0"
 

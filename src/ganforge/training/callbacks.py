@@ -156,10 +156,12 @@ class SampleWriter(Callback):
     def on_start(self, trainer) -> None:
         gen = torch.Generator(device=trainer.device)
         gen.manual_seed(self.seed + 12345)
-        self.y, self.nrow = None, None
+        self.y, self.nrow, self.row_titles = None, None, None
         if trainer.conditional:  # one row per class (the first 10), the same noise in every row
             rows = min(trainer.num_classes, 10)
             self.nrow = max(1, self.n // rows)
+            names = tuple(getattr(self.info, "class_names", ()) or ())
+            self.row_titles = list(names[:rows]) if names else None  # a labelled folder's rows say their class
             z = trainer.latent(self.nrow, generator=gen)
             self.z = z.repeat(rows, 1)
             self.y = torch.arange(rows, device=trainer.device).repeat_interleave(self.nrow)
@@ -186,7 +188,7 @@ class SampleWriter(Callback):
         x = G(z, self.y)
         G.train(was_training)
         path = self.out_dir / f"fresh_step_{trainer.step:06d}.png"
-        save_grid(to_uint8(x), path, nrow=self.nrow)
+        save_grid(to_uint8(x), path, nrow=self.nrow, row_titles=self.row_titles)
         return path
 
     def on_end(self, trainer, status: str) -> None:
@@ -213,7 +215,7 @@ class SampleWriter(Callback):
             save_scatter(x.cpu().numpy(), path, centers=self.info.centers, title=f"step {trainer.step}")
         else:
             images = to_uint8(x)
-            save_grid(images, path, nrow=self.nrow)
+            save_grid(images, path, nrow=self.nrow, row_titles=self.row_titles)
             if self.tensorboard is not None:
                 self.tensorboard.add_images(trainer.step, images)
         self.last_written = trainer.step
