@@ -87,6 +87,12 @@ def _bare_loop(exp, steps: int, freeze_d: bool) -> float:
     return time.perf_counter() - start
 
 
+def bench_trainer(exp, log_dir: str | Path) -> Trainer:
+    """The trainer ``ganforge bench`` times: its progress bar (into a string) and metrics.jsonl logging
+    (in ``log_dir``), no grids or checkpoints."""
+    return Trainer(exp, [ProgressBar(file=io.StringIO()), JsonlLogger(Path(log_dir) / "metrics.jsonl")])
+
+
 def _trainer_loop(trainer: Trainer, steps: int) -> float:
     trainer.total_steps = trainer.step + steps
     start = time.perf_counter()
@@ -99,7 +105,7 @@ def _measure(cfg, steps: int, warmup: int, repeats: int) -> tuple[dict, str, Ste
     images_per_step = cfg.data.batch_size * cfg.train.d_steps
     with tempfile.TemporaryDirectory() as tmp:
         exp = build_experiment(cfg)
-        trainer = Trainer(exp, [ProgressBar(file=io.StringIO()), JsonlLogger(Path(tmp) / "metrics.jsonl")])
+        trainer = bench_trainer(exp, tmp)
         bare = build_experiment(cfg)
         flops = step_flops(cfg, bare.G, bare.D, bare.data.info.num_classes)
         _trainer_loop(trainer, warmup)
