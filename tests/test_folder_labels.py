@@ -220,6 +220,16 @@ def test_folder_classifier_card_and_eval_in_its_features(labelled):
     assert run_eval(str(labelled["run"]), "fid", n=12, progress=False)["features"] == "folder_classifier"
 
 
+def test_folder_classifier_is_reproducible_to_the_byte(tmp_path):
+    from ganforge.training.folder_classifier import train_folder_classifier
+
+    folder = make_labelled(tmp_path / "animals")
+    cards = [train_folder_classifier(str(folder), size=16, out=tmp_path / name, epochs=1, batch_size=8,
+                                     val_fraction=0.25, progress=False, log=lambda s: None)
+             for name in ("a.pt", "b.pt")]
+    assert cards[0]["sha256"] == cards[1]["sha256"] == file_sha256(tmp_path / "b.pt")
+
+
 # ---------------------------------------------------------------------------- bad input: one line each
 def _write_json(folder: Path, doc) -> None:
     (folder / "dataset.json").write_text(doc if isinstance(doc, str) else json.dumps(doc))

@@ -59,6 +59,35 @@ def feature_scale(model: nn.Module, images: torch.Tensor, batch: int = 1000) -> 
     return float((count / total) ** 0.5)
 
 
+def fit_classifier(model: nn.Module, x_train: torch.Tensor, y_train: torch.Tensor, x_eval: torch.Tensor,
+                   y_eval: torch.Tensor, gen: torch.Generator, epochs: int, batch_size: int, lr: float, flip: bool,
+                   eval_name: str = "test", eval_batch: int = 1000, log=print) -> float:
+    """Train ``model`` (returning ``(features, logits)``) on uint8 images with cross-entropy: affine
+    jitter (and h-flips with ``flip``), AdamW with weight decay 5e-4, a one-cycle schedule peaking at
+    ``lr``, ``len(x_train) // batch_size`` steps per epoch drawn by ``gen``; logs the accuracy on
+    ``x_eval`` after each epoch and returns the last one. No label smoothing: IS needs a calibrated,
+    confident softmax."""
+    start = time.time()
+    steps_per_epoch = max(1, len(x_train) // batch_size)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
+    acc = float("nan")
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x_train), generator=gen)
+        for i in range(steps_per_epoch):
+            idx = perm[i * batch_size:(i + 1) * batch_size]
+            x = _augment(x_train[idx].float() / 127.5 - 1, gen, flip)
+            loss = F.cross_entropy(model(x)[1], y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+        acc = accuracy(model, x_eval, y_eval, batch=eval_batch)
+        log(f"epoch {epoch + 1}/{epochs}: {eval_name} accuracy {acc:.4f} ({time.time() - start:.0f} s)")
+    return acc
+
+
 def train_classifier(data: str, epochs: int = 8, seed: int = 0, batch_size: int = 128, lr: float = 2e-3,
                      root: str | None = None, out_dir: Path | None = None, log=print) -> dict:
     """Train the classifier on ``data`` (mnist | fashion_mnist), write weights + card, return the card."""
@@ -70,24 +99,9 @@ def train_classifier(data: str, epochs: int = 8, seed: int = 0, batch_size: int 
     x_train, y_train = load_idx_set(data, "train", root)
     x_test, y_test = load_idx_set(data, "test", root)
     model = DigitClassifier()
-    steps_per_epoch = len(x_train) // batch_size
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
-    flip = data == "fashion_mnist"
     start = time.time()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x_train), generator=gen)
-        for i in range(steps_per_epoch):
-            idx = perm[i * batch_size:(i + 1) * batch_size]
-            x = _augment(x_train[idx].float() / 127.5 - 1, gen, flip)
-            loss = F.cross_entropy(model(x)[1], y_train[idx])  # no label smoothing: IS needs calibrated, confident softmax
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-        acc = accuracy(model, x_test, y_test)
-        log(f"epoch {epoch + 1}/{epochs}: test accuracy {acc:.4f} ({time.time() - start:.0f} s)")
+    acc = fit_classifier(model, x_train, y_train, x_test, y_test, gen, epochs=epochs, batch_size=batch_size, lr=lr,
+                         flip=data == "fashion_mnist", eval_name="test", log=log)
     out_dir = Path(out_dir) if out_dir else WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / f"{data}_classifier.pt"

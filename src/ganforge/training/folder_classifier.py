@@ -11,6 +11,7 @@ names, the folder's fingerprint, feature scale) are written side by side.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import time
@@ -18,12 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import GanforgeError
 from ..features.base import file_sha256
 from ..features.folder_classifier import FEATURE_DIM, FolderClassifier, card_path
-from .classifier import _augment, accuracy, feature_scale
+from .classifier import feature_scale, fit_classifier
 
 
 def _labels_sha1(labels: torch.Tensor, names: tuple[str, ...]) -> str:
@@ -64,27 +64,15 @@ def train_folder_classifier(path, labels: str = "folders", size: int = 64, out=N
     gen.manual_seed(seed)
     model = FolderClassifier(len(names), channels=images.shape[1])
     batch = min(batch_size, len(x_train))
-    steps_per_epoch = max(1, len(x_train) // batch)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * steps_per_epoch)
     start = time.time()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x_train), generator=gen)
-        for i in range(steps_per_epoch):
-            idx = perm[i * batch:(i + 1) * batch]
-            x = _augment(x_train[idx].float() / 127.5 - 1, gen, flip=True)
-            loss = F.cross_entropy(model(x)[1], y_train[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-        acc = accuracy(model, x_val, y_val, batch=256)
-        log(f"epoch {epoch + 1}/{epochs}: held-out accuracy {acc:.4f} ({time.time() - start:.0f} s)")
+    acc = fit_classifier(model, x_train, y_train, x_val, y_val, gen, epochs=epochs, batch_size=batch, lr=lr, flip=True,
+                         eval_name="held-out", eval_batch=256, log=log)
     weights = Path(out) if out else Path(f"{Path(path).resolve().name}_classifier_{size}px.pt")
     weights.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.clone() for k, v in model.state_dict().items()}
-    _save_atomic(lambda tmp: torch.save(state, tmp), weights)
+    buffer = io.BytesIO()  # saved from memory: the archive's inner name (and so the sha256) is not the temp file's
+    torch.save(state, buffer)
+    _save_atomic(lambda tmp: tmp.write_bytes(buffer.getvalue()), weights)
     card = {
         "data": "folder",
         "path": str(Path(path).resolve()),
