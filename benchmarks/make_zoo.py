@@ -20,6 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ganforge.errors import GanforgeError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -36,9 +38,15 @@ def commit() -> str:
 
 def make_entry(run: str, name: str, out: Path, dtype: str = "fp16", preset: str | None = None) -> Path:
     """Write the entry's weights and card (without evaluation numbers); returns the card's path."""
+    from ganforge.runs import RunDir, RunLock
     from ganforge.training.checkpoint import load_checkpoint
     from ganforge.zoo import write_entry
 
+    if Path(run).is_dir():  # a run still training would give the entry an unfinished checkpoint
+        try:
+            RunLock(RunDir(run)).acquire().release()
+        except GanforgeError as e:
+            raise GanforgeError(f"{e} (make the zoo entry once its training has finished)") from None
     state = load_checkpoint(run)
     cfg = state["config"]
     ema = state.get("g_ema") is not None
@@ -76,7 +84,11 @@ def main(argv: list[str] | None = None) -> int:
     from ganforge.zoo import PACKAGE_ZOO, update_card
 
     out = Path(args.out) if args.out else PACKAGE_ZOO
-    card = make_entry(args.run, args.name, out, args.dtype, args.preset)
+    try:
+        card = make_entry(args.run, args.name, out, args.dtype, args.preset)
+    except GanforgeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     result = evaluate_entry(args.name, out, args.eval_n, args.metrics)
     os.environ["GANFORGE_ZOO"] = os.pathsep.join([str(out), os.environ.get("GANFORGE_ZOO", "")])
     update_card(args.name, eval=result)

@@ -102,3 +102,14 @@ def test_a_changed_file_or_an_unknown_name_is_one_line(image_entry, capsys):
     assert "sha256" in err and "its card says" in err and err.count("\n") == 1
     assert cli.main(["sample", "zoo:tiyn", "--out", "x.png"]) == 2
     assert "did you mean 'tiny'" in capsys.readouterr().err
+
+
+def test_make_zoo_refuses_a_run_that_is_still_training(fake_mnist, tmp_path, capsys):
+    from ganforge.runs import RunDir, RunLock
+
+    assert cli.main(["train", "data.name=mnist", "train.steps=2", "data.batch_size=16", *TINY, "--run-dir", "run"]) == 0
+    with RunLock(RunDir("run")):  # as a training process holds it
+        assert make_zoo_module().main(["run", "busy", "--out", str(tmp_path / "zoo")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "once its training has finished" in err
+    assert not (tmp_path / "zoo" / "busy.pt").exists()
