@@ -65,7 +65,11 @@ def test_the_installed_wheel_is_what_runs(installed):
     assert Path(where).is_relative_to(bin_dir.parent) and not Path(where).is_relative_to(ROOT), where
     names = run([str(bin_dir / "ganforge"), "presets"], work, env).splitlines()
     assert any(n.startswith("dcgan_mnist ") for n in names) and any(n.startswith("tutorials/") for n in names)
-    assert "zoo" in run([str(bin_dir / "ganforge"), "zoo"], work, env)
+    listing = run([str(bin_dir / "ganforge"), "zoo"], work, env)
+    assert all(f"zoo:{name} " in listing for name in ("demo_mnist", "acgan_mnist", "selfcond_mnist", "selfcond_fashion",
+                                                      "ring8")), listing
+    run([str(bin_dir / "ganforge"), "sample", "zoo:ring8", "--n", "100", "--out", "z.npz"], work, env)  # the wheel's zoo
+    assert (work / "z.npz").is_file()
 
 
 def test_train_sample_eval_from_the_wheel(installed):
