@@ -9,11 +9,14 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 import ganforge
 from ganforge import cli
 from ganforge.evaluation.run import run_eval
+from ganforge.features import load_classifier
 from ganforge.files import file_sha256
+from ganforge.training.classifier import accuracy
 from ganforge.zoo import PACKAGE_ZOO
 
 SHIPPED = ("demo_mnist", "ring8", "acgan_mnist", "selfcond_mnist", "selfcond_fashion")
@@ -59,6 +62,8 @@ def test_acgan_entry_draws_the_class_asked_for(tmp_path):
         assert f["labels"].tolist() == [3] * 8
     x = ganforge.Run("zoo:acgan_mnist").sample(8, labels=3, seed=1, uint8=True)
     assert x.shape == (8, 1, 28, 28)
+    # the shipped digit classifier reads them as threes
+    assert accuracy(load_classifier("mnist").net, torch.from_numpy(x), torch.full((8,), 3)) >= 7 / 8
 
 
 def test_ring8_card_is_reproduced():

@@ -160,8 +160,7 @@ class SampleWriter(Callback):
         if trainer.conditional:  # one row per class (the first 10), the same noise in every row
             rows = min(trainer.num_classes, 10)
             self.nrow = max(1, self.n // rows)
-            names = tuple(getattr(self.info, "class_names", ()) or ())
-            self.row_titles = list(names[:rows]) if names else None  # a labelled folder's rows say their class
+            self.row_titles = list(self.info.class_names[:rows]) or None  # a labelled folder's rows say their class
             z = trainer.latent(self.nrow, generator=gen)
             self.z = z.repeat(rows, 1)
             self.y = torch.arange(rows, device=trainer.device).repeat_interleave(self.nrow)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..features.base import file_sha256
+from ..files import file_sha256
 from ..features.classifier import FEATURE_DIM, WEIGHTS_DIR, DigitClassifier
 
 

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import GanforgeError
-from ..features.base import file_sha256
+from ..files import file_sha256
 from ..features.folder_classifier import FEATURE_DIM, FolderClassifier, card_path
 from .classifier import feature_scale, fit_classifier
 
