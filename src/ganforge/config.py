@@ -175,6 +175,9 @@ class LossConfig:
     feature_real: str = "d_step"
     feature_layer: str = "head"  # features matched: head (what D's head receives) | clean (before D's last noise layer)
     semi_real: str = "all"  # semi-supervised D's GAN term and feature target on: all real rows | unlabelled ones
+    # mode seeking (MSGAN, Mao et al. 2019): G also minimises weight / (mean|G(z1) - G(z2)| / mean|z1 - z2|) over
+    # pairs of latents with the same label (cluster), so G cannot ignore z; 0 = off (1 in their paper)
+    mode_seeking: float = 0.0
 
 
 @dataclass

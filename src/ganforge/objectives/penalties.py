@@ -5,6 +5,8 @@
 - R1 (Mescheder et al. 2018): gamma / 2 * E[||grad_x D(x)||^2] on real data. Lazy
   regularization (Karras et al. 2020): applied every ``every`` D steps and multiplied by
   ``every`` so the average strength is unchanged.
+- Mode seeking (Mao et al. 2019, MSGAN), a generator term: 1 / (mean|G(z1) - G(z2)| / mean|z1 - z2| + 1e-5)
+  over the pairs (first half, second half) of a batch whose two halves share their labels.
 """
 
 from __future__ import annotations
@@ -28,6 +30,17 @@ def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """E[||grad_x D(x)||^2] (without gamma / 2); ``real`` must have requires_grad=True."""
     (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
     return grad.flatten(1).pow(2).sum(1).mean()
+
+
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """MSGAN's term (without its lambda): 1 / (ratio + eps), ratio = mean|x1 - x2| / mean|z1 - z2| for the
+    pairs (row i, row h + i) of ``fake`` and ``z``, h = len // 2 (an odd last row is left out)."""
+    h = len(fake) // 2
+    if h == 0:
+        raise ValueError("mode seeking needs a batch of at least 2 samples")
+    images = (fake[:h].float() - fake[h:2 * h].float()).abs().mean()
+    latents = (z[:h].float() - z[h:2 * h].float()).abs().mean()
+    return 1.0 / (images / latents + eps)
 
 
 class Penalties:

@@ -24,6 +24,7 @@ from ..config import Config, to_dict
 from ..errors import GanforgeError
 from ..models.conditioning import generator_conditional, info_categories
 from ..objectives import D_STATS, GANLoss
+from ..objectives.penalties import mode_seeking
 from .ema import EMA
 from ..models.latent import model_latent
 from .distributed import SINGLE, Dist, all_reduce_mean_, any_rank, average_gradients, barrier
@@ -105,6 +106,7 @@ class Trainer:
         self.labelled = self.cfg.model.conditioning != "none"  # D sees the real batches' labels
         # InfoGAN (model.latent_info): the loss gets each fake sample's latent category in place of a label
         self.info_categories = info_categories(self.cfg.model)
+        self.mode_seeking = self.cfg.loss.mode_seeking  # MSGAN's lambda: the G step's batch comes in label-sharing pairs
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
         self.d_ema = EMA(self.D, tc.d_ema_kimg, self.cfg.data.batch_size) if tc.d_ema_kimg > 0 else None
@@ -140,6 +142,18 @@ class Trainer:
             return None
         return torch.randint(self.num_classes, (len(z),), generator=self.latent_gen, device=self.device)
 
+    def pair_latents(self, z: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Mode seeking's pairs: row h + i (h = len // 2) gets row i's label and the entries of z that pick it
+        (a self-conditioned G's cluster entries, InfoGAN's categories), keeping its own other entries."""
+        h = len(z) // 2
+        z = z.clone()
+        shared = self.G.factors if self.cfg.model.clusters else self.info_categories
+        z[h:2 * h, :shared] = z[:h, :shared]
+        if y is not None:
+            y = y.clone()
+            y[h:2 * h] = y[:h]
+        return z, y
+
     def d_steps_now(self) -> int:
         """D steps before this generator step: ``train.d_steps`` per D iteration of the G schedule."""
         tc = self.cfg.train
@@ -155,12 +169,14 @@ class Trainer:
             z = self.latent(batch)
             y_fake = self.fake_labels(z)
             z, y_fake = z[part], (y_fake[part] if y_fake is not None else None)
+            if self.mode_seeking and i == d_steps - 1:
+                z, y_fake = self.pair_latents(z, y_fake)
             with torch.set_grad_enabled(i == d_steps - 1), self.precision.autocast():
                 fake = self.G_train(z, y_fake).float()  # the last fake batch is reused by the G step
             if self.info_categories:
                 y_fake = z[:, :self.info_categories].argmax(1)
             self.d_step(real, y_real, fake.detach(), y_fake)
-        self.g_step(fake, y_fake)
+        self.g_step(fake, y_fake, z)
         if self.ema is not None:
             self.ema.update(self.G)
         for sched in self.schedulers:
@@ -191,12 +207,14 @@ class Trainer:
         self._acc_d += stats
         self._n_d += 1
 
-    def g_step(self, fake, y_fake) -> None:
+    def g_step(self, fake, y_fake, z: torch.Tensor | None = None) -> None:
         self.D.requires_grad_(False)  # gradients flow through D to G only
         if self.loss.wants_feature_batch:  # loss.feature_real=fresh: G's feature target on a batch of its own
             real, y_real = self.data.next()
             self.loss.feature_batch(real, y_real if self.labelled else None)
         total, g_loss = self.loss.generator(self.D_train, fake, y_fake)
+        if self.mode_seeking:
+            total = total + self.mode_seeking * mode_seeking(fake, z)
         self.opt_g.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_g, "g")
         self.D.requires_grad_(True)

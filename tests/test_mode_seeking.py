@@ -1,0 +1,81 @@
+"""Mode seeking (MSGAN, loss.mode_seeking): the term by hand, the label-sharing pairs the trainer builds
+for it, and a generator that ignored z learning to use it."""
+
+import pytest
+import torch
+
+from conftest import assert_resume_is_exact, small_config
+from ganforge.build import build_experiment
+from ganforge.choices import validate
+from ganforge.errors import GanforgeError
+from ganforge.objectives.penalties import mode_seeking
+from ganforge.training.trainer import Trainer
+
+SC = {"data": {"name": "mnist", "batch_size": 16},
+      "model": {"conditioning": "acgan", "clusters": 6, "g_cbn": True,
+                "g": {"hidden": [32], "output": "tanh", "norm": "batch"}, "d": {"hidden": [32]}},
+      "loss": {"mode_seeking": 1.0}, "log": {"n_samples": 12}}
+
+
+def test_mode_seeking_by_hand():
+    fake = torch.tensor([[0.0, 1.0], [2.0, 2.0], [1.0, 1.0], [0.0, 0.0], [9.0, 9.0]])  # the odd last row is left out
+    z = torch.tensor([[1.0], [0.0], [0.0], [2.0], [5.0]])
+    images = (abs(0 - 1) + abs(1 - 1) + abs(2 - 0) + abs(2 - 0)) / 4  # rows (0, 2) and (1, 3)
+    latents = (abs(1 - 0) + abs(0 - 2)) / 2
+    assert mode_seeking(fake, z).item() == pytest.approx(1 / (images / latents + 1e-5))
+    with pytest.raises(ValueError, match="at least 2"):
+        mode_seeking(fake[:1], z[:1])
+
+
+def test_mode_seeking_teaches_a_generator_to_use_z():
+    """G(z) = w z + b with a tiny w nearly ignores z: a few steps on the term alone make the outputs differ."""
+    torch.manual_seed(0)
+    G = torch.nn.Linear(4, 8)
+    torch.nn.init.normal_(G.weight, std=1e-4)
+    opt = torch.optim.SGD(G.parameters(), lr=0.1)
+    z = torch.randn(32, 4)
+    spread = lambda: (G(z[:16]) - G(z[16:])).abs().mean().item()  # noqa: E731
+    assert spread() < 1e-3
+    for _ in range(5):
+        opt.zero_grad()
+        mode_seeking(G(z), z).backward()
+        opt.step()
+    assert spread() > 0.05
+
+
+def test_trainer_pairs_latents_that_share_a_cluster(fake_mnist):
+    cfg = small_config(**SC)
+    exp = build_experiment(cfg, progress=False)
+    trainer = Trainer(exp)
+    seen = []
+    orig = trainer.g_step
+
+    def spy(fake, y_fake, z):
+        seen.append((y_fake.clone(), z.clone()))
+        return orig(fake, y_fake, z)
+
+    trainer.g_step = spy
+    trainer.train_step()
+    y, z = seen[0]
+    assert torch.equal(y[:8], y[8:]) and torch.equal(exp.G.clusters_of(z), y)  # pairs share the cluster z picks
+    assert torch.equal(z[:8, :1], z[8:, :1]) and not torch.equal(z[:8, 1:], z[8:, 1:])  # other entries differ
+
+
+def test_trainer_pairs_class_labels_of_a_conditional_generator(fake_mnist):
+    cfg = small_config(data={"name": "mnist", "batch_size": 10}, model={"conditioning": "acgan",
+                       "g": {"hidden": [32], "output": "tanh"}, "d": {"hidden": [32]}}, loss={"mode_seeking": 2.0})
+    trainer = Trainer(build_experiment(cfg, progress=False))
+    z = torch.randn(10, cfg.model.latent_dim)
+    y = torch.arange(10)
+    z2, y2 = trainer.pair_latents(z, y)
+    assert torch.equal(y2, torch.tensor([0, 1, 2, 3, 4, 0, 1, 2, 3, 4])) and torch.equal(z2, z)  # z unchanged
+    assert torch.equal(y, torch.arange(10))  # the inputs are not modified
+
+
+def test_mode_seeking_run_resumes_exactly(fake_mnist):
+    assert_resume_is_exact(SC, keys=("d_loss", "g_loss", "d_class_loss"))
+
+
+def test_negative_weight_is_refused():
+    with pytest.raises(GanforgeError, match="loss.mode_seeking"):
+        validate(small_config(loss={"mode_seeking": -1.0}))
