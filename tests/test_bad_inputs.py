@@ -21,7 +21,7 @@ import pytest
 import torch
 
 from conftest import small_config
-from ganforge import cli
+from ganforge import cli, files
 from ganforge.errors import GanforgeError
 from ganforge.runs import RunDir, RunLock, claim_new
 from ganforge.training import checkpoint as ckpt
@@ -68,7 +68,7 @@ def test_permission_error_is_one_line_and_keeps_the_checkpoint(capsys, monkeypat
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied", str(run_dir / "checkpoints"))
 
-    monkeypatch.setattr(ckpt.tempfile, "mkstemp", refuse)  # a read-only checkpoints folder
+    monkeypatch.setattr(files.tempfile, "mkstemp", refuse)  # a read-only checkpoints folder
     code, _, err = run_cli(capsys, "train", "--no-progress", "--resume", run_dir, "train.steps=40")
     line = one_error_line(err)
     assert code == 1 and "Permission denied" in line and "write to" in line
@@ -332,14 +332,14 @@ def test_free_run_names_are_claimed_atomically():
 
 def test_checkpoint_temp_names_are_unique(monkeypatch):
     names = []
-    real = ckpt.tempfile.mkstemp
+    real = files.tempfile.mkstemp
 
     def spy(*a, **k):
         fd, name = real(*a, **k)
         names.append(name)
         return fd, name
 
-    monkeypatch.setattr(ckpt.tempfile, "mkstemp", spy)
+    monkeypatch.setattr(files.tempfile, "mkstemp", spy)
     ckpt.save_checkpoint({"step": 1}, "c/last.pt")
     ckpt.save_checkpoint({"step": 2}, "c/last.pt")
     assert len(set(names)) == 2 and load_checkpoint("c/last.pt")["step"] == 2

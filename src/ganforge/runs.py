@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 
 from .errors import GanforgeError
+from .files import write_atomic
 
 try:  # advisory locks: POSIX only (elsewhere a run is not protected against a second writer)
     import fcntl
@@ -214,9 +215,8 @@ def write_config(cfg, run: RunDir) -> None:
     from .config import to_dict, to_toml
 
     cfg.ganforge_version = __version__
-    tmp = run.config.with_name(f".config.toml.{os.getpid()}.tmp")
-    tmp.write_text(to_toml(to_dict(cfg)) + "\n")
-    os.replace(tmp, run.config)
+    text = (to_toml(to_dict(cfg)) + "\n").encode()
+    write_atomic(run.config, lambda f: f.write(text))
 
 
 def quote(path) -> str:

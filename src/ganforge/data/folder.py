@@ -26,7 +26,6 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -34,6 +33,7 @@ import numpy as np
 import torch
 
 from ..errors import GanforgeError
+from ..files import write_atomic
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 SPLITS = ("train", "val", "test", "all")
@@ -135,21 +135,12 @@ def _write_cache(arr: np.ndarray, root: Path, fname: str, size: int) -> Path | N
     """Write atomically to the first writable cache dir, removing stale caches of this size there."""
     errors = []
     for directory in _cache_dirs(root):
-        tmp = None
         try:
             directory = _prepare_cache_dir(directory)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=fname, suffix=".tmp")
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, arr)
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is as readable as a normal file
-            os.replace(tmp, directory / fname)
-            tmp = None
+            write_atomic(directory / fname, lambda f: np.save(f, arr))
         except OSError as exc:
             errors.append(f"{directory}: {exc.strerror or exc}")
             continue
-        finally:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
         for old in directory.glob(f"folder_{size}px_*.npy"):
             if old.name.split(".")[0] != fname.split(".")[0]:  # another fingerprint (a .kept.npy goes with its array)
                 try:

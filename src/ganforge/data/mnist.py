@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,6 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import GanforgeError
+from ..files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -105,20 +105,17 @@ def _download(url: str, dest: Path, expected_md5: str, progress: bool = True) ->
     # a mirror that accepts the connection and then stays silent fails after one timeout
     with urllib.request.urlopen(url, timeout=download_timeout()) as resp:
         total = int(resp.headers.get("Content-Length") or 0) or None
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name, suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as out, tqdm(total=total, unit="B", unit_scale=True, desc=dest.name,
-                                                  leave=False, disable=not progress) as bar:
+        def write(out) -> None:
+            md5 = hashlib.md5()
+            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False, disable=not progress) as bar:
                 for chunk in iter(lambda: resp.read(1 << 16), b""):
                     out.write(chunk)
+                    md5.update(chunk)
                     bar.update(len(chunk))
-            got = md5sum(Path(tmp))
-            if got != expected_md5:
-                raise ValueError(f"md5 {got} != expected {expected_md5}")
-            os.replace(tmp, dest)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            if md5.hexdigest() != expected_md5:
+                raise ValueError(f"md5 {md5.hexdigest()} != expected {expected_md5}")
+
+        write_atomic(dest, write)  # a download that is cut or does not match its md5 leaves no file behind
 
 
 def ensure_file(spec: IdxSet, fname: str, root: Path, download: bool, progress: bool = True) -> Path:

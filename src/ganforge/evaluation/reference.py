@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..files import write_atomic
+
 
 def cache_dir() -> Path:
     env = os.environ.get("GANFORGE_CACHE")
@@ -61,8 +63,6 @@ def reference_features(profile, split: str | None = None, root=None) -> tuple[np
     images, labels = load_reference_images(profile.data, split, root, profile.dcfg)
     feats = profile(images)["features"].astype(np.float32)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
     extra = {} if labels is None else {"labels": labels.numpy()}
-    np.savez(tmp, features=feats, **extra)
-    os.replace(tmp, path)
+    write_atomic(path, lambda f: np.savez(f, features=feats, **extra))
     return feats, None if labels is None else labels.numpy()

@@ -20,7 +20,6 @@ import pickle
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import zipfile
 from pathlib import Path
@@ -29,24 +28,12 @@ import torch
 
 from ..version import __version__
 from ..errors import GanforgeError
+from ..files import write_atomic
 from ..runs import previous_of
 
 FORMAT = "ganforge-checkpoint-v1"
 _LOAD_ERRORS = (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, ValueError, OSError,
                 AttributeError, KeyError, IndexError, TypeError)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager
@@ -83,21 +70,9 @@ def save_checkpoint(state: dict, path: str | Path, keep_previous: bool = True) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format": FORMAT, "version": __version__, **state}
+    keep = (lambda: _link_or_copy(path, previous_of(path))) if keep_previous and path.exists() else None
     with signals_deferred():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            if keep_previous and path.exists():
-                _link_or_copy(path, previous_of(path))
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        _fsync_dir(path.parent)
+        write_atomic(path, lambda f: torch.save(state, f), durable=True, before_replace=keep)
     return path
 
 

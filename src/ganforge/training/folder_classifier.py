@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import time
 from pathlib import Path
 
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import GanforgeError
-from ..files import file_sha256
+from ..files import file_sha256, write_atomic
 from ..features.folder_classifier import FEATURE_DIM, FolderClassifier, card_path
 from .classifier import feature_scale, fit_classifier
 
@@ -30,16 +29,6 @@ def _labels_sha1(labels: torch.Tensor, names: tuple[str, ...]) -> str:
     h = hashlib.sha1(json.dumps(list(names)).encode())
     h.update(labels.numpy().astype(np.int64).tobytes())
     return h.hexdigest()
-
-
-def _save_atomic(write, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def train_folder_classifier(path, labels: str = "folders", size: int = 64, out=None, epochs: int = 8, seed: int = 0,
@@ -72,7 +61,7 @@ def train_folder_classifier(path, labels: str = "folders", size: int = 64, out=N
     state = {k: v.clone() for k, v in model.state_dict().items()}
     buffer = io.BytesIO()  # saved from memory: the archive's inner name (and so the sha256) is not the temp file's
     torch.save(state, buffer)
-    _save_atomic(lambda tmp: tmp.write_bytes(buffer.getvalue()), weights)
+    write_atomic(weights, lambda f: f.write(buffer.getvalue()))
     card = {
         "data": "folder",
         "path": str(Path(path).resolve()),
@@ -100,5 +89,5 @@ def train_folder_classifier(path, labels: str = "folders", size: int = 64, out=N
                    f"--epochs {epochs} --seed {seed} --val-fraction {val_fraction:g} --out {weights}",
     }
     card_file = card_path(weights)
-    _save_atomic(lambda tmp: tmp.write_text(json.dumps(card, indent=2) + "\n"), card_file)
+    write_atomic(card_file, lambda f: f.write((json.dumps(card, indent=2) + "\n").encode()))
     return {**card, "weights": str(weights), "card": str(card_file)}
