@@ -269,6 +269,25 @@ def test_one_evaluation_is_a_row_and_none_says_how_to_add_one(runs):
     assert "add eval.every=N to the ganforge train line" in text and f"ganforge eval {b}" in text
 
 
+def test_two_feature_spaces_are_two_series_and_a_step_evaluated_twice_is_one_point(tmp_path):
+    from ganforge.report_html.runinfo import eval_series, load_run
+
+    run = tmp_path / "r"
+    (run / "samples").mkdir(parents=True)
+    ev = lambda step, space, fid, age: json.dumps({"step": step, "eval": {  # noqa: E731
+        "n": 100, "features": space, "fid": fid, "recall": fid / 10, "age": age}})
+    (run / "metrics.jsonl").write_text("\n".join([
+        json.dumps({"step": 10, "d_loss": 1.0}), ev(10, "pixels16", 9.0, 0.5), ev(20, "pixels16", 5.0, 0.4),
+        ev(20, "folder_classifier", 40.0, 0.4), ev(20, "pixels16", 4.0, 0.3)]) + "\n")
+    series = eval_series(load_run(run))
+    assert series["fid [pixels16]"] == ([10, 20], [9.0, 4.0])  # the later evaluation of step 20 counts
+    assert series["fid [folder_classifier]"] == ([20], [40.0])
+    assert series["recall [folder_classifier]"] == ([20], [4.0])
+    assert series["age"] == ([10, 20], [0.5, 0.3])  # D's numbers do not depend on the feature space
+    (run / "metrics.jsonl").write_text(ev(10, "pixels16", 9.0, 0.5) + "\n" + ev(20, "pixels16", 5.0, 0.4) + "\n")
+    assert eval_series(load_run(run))["fid"] == ([10, 20], [9.0, 5.0])  # one space: plain keys
+
+
 def test_conditional_run_gets_a_grid_per_class(fake_mnist):
     cond = {"data": {"name": "mnist", "batch_size": 20},
             "model": {"conditioning": "acgan", "g": {"hidden": [32], "output": "tanh"}, "d": {"hidden": [32]}},

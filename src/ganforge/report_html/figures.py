@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from ..runs import RunDir
-from .runinfo import MAX_FRAMES, PANEL_TITLES, TRAIN_SKIP, RunInfo, _num, eval_series
+from .runinfo import MAX_FRAMES, PANEL_TITLES, TRAIN_SKIP, RunInfo, _num, base_key, eval_series
 
 # ---------------------------------------------------------------------------- pictures
 def _uri(data: bytes, mime: str) -> str:
@@ -122,9 +122,9 @@ def eval_curves(infos: list[RunInfo]) -> tuple[str | None, list[str]]:
             highs.append(max(values))
             ax.plot(steps, values, marker="o", ms=3, color=info.colour if len(infos) > 1 else None,
                     label=info.label if len(infos) > 1 else k)
-        if k in ("fid", "kid_mean") and lows and min(lows) > 0 and max(highs) / min(lows) > 10:
+        if base_key(k) in ("fid", "kid_mean") and lows and min(lows) > 0 and max(highs) / min(lows) > 10:
             ax.set_yscale("log")
-        ax.set_title(k.upper() if k == "fid" else k)
+        ax.set_title(k.replace("fid", "FID", 1) if base_key(k) == "fid" else k)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if len(infos) > 1 and ax is axes[0]:

@@ -244,16 +244,29 @@ def real_baseline_for(info: RunInfo, compute: bool = False) -> tuple[dict | None
         return None, "no real-data baseline cached; --baseline computes one (same data set and n)"
 
 
+SPACE_METRICS = {"fid", "kid", "prdc", "is"}  # metrics whose value depends on the feature space (eval --features)
+
+
+def base_key(key: str) -> str:
+    """The metric key of a series key: ``fid [folder_classifier]`` -> ``fid``."""
+    return key.split(" [", 1)[0]
+
+
 def eval_series(info: RunInfo) -> dict[str, tuple[list[int], list[float]]]:
-    """Metric key -> (steps, values) of the run's evaluations during training (:func:`_eval_records`)."""
-    out: dict[str, tuple[list[int], list[float]]] = {}
-    for rec in _eval_records(info):
+    """Metric key -> (steps, values) of the run's evaluations during training (:func:`_eval_records`),
+    by step. When the evaluations used more than one feature space (pixels, a folder classifier ...),
+    each space's feature metrics are a series of their own, ``fid [SPACE]``: two spaces' FIDs are not
+    one curve. Two evaluations of one series at the same step: the later one counts."""
+    recs = _eval_records(info)
+    spaces = {r["eval"].get("features") for r in recs}
+    points: dict[str, dict[int, float]] = {}
+    for rec in recs:
+        space = rec["eval"].get("features")
         for k, v in rec["eval"].items():
             if k not in EVAL_SKIP and _num(v):
-                steps, values = out.setdefault(k, ([], []))
-                steps.append(rec["step"])
-                values.append(v)
-    return out
+                key = f"{k} [{space}]" if len(spaces) > 1 and METRIC_OF_KEY.get(k) in SPACE_METRICS else k
+                points.setdefault(key, {})[rec["step"]] = v
+    return {k: (sorted(p), [p[s] for s in sorted(p)]) for k, p in points.items()}
 
 
 def evaluated_once(infos: list[RunInfo]) -> list[tuple[RunInfo, str, int, float]]:
