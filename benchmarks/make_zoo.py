@@ -1,7 +1,7 @@
 """Turn a trained run into a zoo entry: `python benchmarks/make_zoo.py RUN NAME`.
 
 Writes NAME.pt (the generator the run samples from, EMA weights where kept, in fp16 or bf16) and
-NAME.json (the card: preset, commit, images seen, dtype, sha256) into the zoo folder (default the
+NAME.json (the card: preset, the commit that trained the run, images seen, dtype, sha256) into the zoo folder (default the
 package's src/ganforge/zoo/), then runs `ganforge eval zoo:NAME` on the stored (half-precision)
 weights and adds its numbers to the card. After it, `ganforge zoo` lists the entry and
 `ganforge sample zoo:NAME` works offline.
@@ -52,7 +52,8 @@ def make_entry(run: str, name: str, out: Path, dtype: str = "fp16", preset: str 
     ema = state.get("g_ema") is not None
     step = int(state["step"])
     images = step * cfg["data"]["batch_size"] * cfg["train"]["d_steps"]
-    card = {"preset": preset or cfg["name"], "data": cfg["data"]["name"], "commit": commit(), "step": step,
+    card = {"preset": preset or cfg["name"], "data": cfg["data"]["name"], "commit": cfg.get("ganforge_commit") or commit(),
+            "step": step,
             "images_seen": images, "kimg": round(images / 1000, 1), "ema": ema,
             "source_run": str(Path(run).resolve()), "ganforge_version": state.get("version", "")}
     return write_entry(out, name, state["g_ema"] if ema else state["g"], cfg, card, dtype)

@@ -40,6 +40,16 @@ def test_run_directory_contract(fake_mnist):
     assert 0 < rows[-1]["epoch"] <= 20 * 16 / 256 + 1e-6
     text = (run_dir / "config.toml").read_text()
     assert 'ganforge_version = "' in text and "seed = 0" in text
+    import subprocess
+    from ganforge.config import tomllib
+    from ganforge.version import source_commit
+
+    recorded = tomllib.loads(text)["ganforge_commit"]
+    assert recorded == source_commit()
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).parent, capture_output=True, text=True)
+    if head.returncode == 0:  # a source checkout (CI's clone): the commit that trained the run, +dirty if edited
+        assert recorded.split("+")[0] == head.stdout.strip() and recorded in (head.stdout.strip(),
+                                                                              head.stdout.strip() + "+dirty")
 
 
 def test_same_seed_same_run(fake_mnist):

@@ -78,6 +78,7 @@ def test_train_sample_eval_from_the_wheel(installed):
     run([gf, "train", "ring8", "train.steps=5", "log.every=1", "log.sample_every=0", "log.checkpoint_every=0",
          "log.tensorboard=false", "--no-progress", "--run-dir", "r"], work, env)
     assert [json.loads(x)["step"] for x in (work / "r" / "metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4, 5]
+    assert 'ganforge_commit = ""' in (work / "r" / "config.toml").read_text()  # an installed wheel has no checkout
     run([gf, "sample", "r", "--n", "100", "--out", "s.npz"], work, env)
     assert (work / "s.npz").is_file()
     out = run([gf, "eval", "r", "--n", "300", "--no-progress"], work, env)

@@ -255,6 +255,7 @@ class Config:
     name: str = "run"
     seed: int = 0
     ganforge_version: str = ""  # filled in when a run writes its resolved config
+    ganforge_commit: str = ""  # likewise: the git commit of ganforge's source checkout ("" for an installed wheel)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

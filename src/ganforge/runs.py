@@ -211,10 +211,11 @@ class RunLock:
 
 # -------------------------------------------------------------------- the resolved config
 def write_config(cfg, run: RunDir) -> None:
-    from .version import __version__
+    from .version import __version__, source_commit
     from .config import to_dict, to_toml
 
     cfg.ganforge_version = __version__
+    cfg.ganforge_commit = source_commit()
     text = (to_toml(to_dict(cfg)) + "\n").encode()
     write_atomic(run.config, lambda f: f.write(text))
 

@@ -128,7 +128,8 @@ def _summary_table(info: RunInfo) -> str:
     if "train_seconds" in s:
         rows.append(("time in training steps (from img/s)", _duration(s["train_seconds"])))
     if info.get("ganforge_version"):
-        rows.append(("ganforge", info.get("ganforge_version")))
+        commit = info.get("ganforge_commit")
+        rows.append(("ganforge", info.get("ganforge_version") + (f" (commit {commit})" if commit else "")))
     return "<table>" + "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows) + "</table>"
 
 
