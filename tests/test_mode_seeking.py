@@ -27,6 +27,21 @@ def test_mode_seeking_by_hand():
         mode_seeking(fake[:1], z[:1])
 
 
+def test_mode_seeking_at_a_coarse_size_ignores_pixel_noise():
+    torch.manual_seed(0)
+    base = torch.rand(4, 3, 8, 8)
+    checker = (torch.arange(8)[:, None] + torch.arange(8)) % 2 * 2 - 1.0  # +-1 alternating: averages to 0 in 2x2
+    noisy = base.clone()
+    noisy[2:] = noisy[:2] + 0.5 * checker  # the pairs differ only by a checkerboard
+    z = torch.randn(4, 5)
+    latents = (z[:2] - z[2:]).abs().mean().item()
+    assert mode_seeking(noisy, z).item() == pytest.approx(1 / (0.5 / latents + 1e-5), rel=1e-5)
+    assert mode_seeking(noisy, z, size=4).item() > 0.99 / 1e-5  # no difference left: the term is at its maximum
+    pooled = torch.nn.functional.avg_pool2d(base, 2)
+    assert mode_seeking(base, z, size=4).item() == pytest.approx(mode_seeking(pooled, z).item(), rel=1e-5)
+    assert mode_seeking(pooled, z, size=4).item() == mode_seeking(pooled, z).item()  # already that size
+
+
 def test_mode_seeking_teaches_a_generator_to_use_z():
     """G(z) = w z + b with a tiny w nearly ignores z: a few steps on the term alone make the outputs differ."""
     torch.manual_seed(0)

@@ -178,6 +178,9 @@ class LossConfig:
     # mode seeking (MSGAN, Mao et al. 2019): G also minimises weight / (mean|G(z1) - G(z2)| / mean|z1 - z2|) over
     # pairs of latents with the same label (cluster), so G cannot ignore z; 0 = off (1 in their paper)
     mode_seeking: float = 0.0
+    # > 0: mode seeking compares the images average-pooled to this size (16: 16x16), so that pairs must differ in
+    # their shapes and colours rather than in pixel noise, which the full-resolution ratio also rewards
+    mode_seeking_size: int = 0
 
 
 @dataclass

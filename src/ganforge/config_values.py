@@ -26,7 +26,7 @@ _RANGES = [
       "model.g.kernel", "model.d.kernel", "model.g.base", "model.d.base"),
      lambda v: v >= 1, ">= 1"),
     (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
-      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight", "loss.mode_seeking",
+      "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight", "loss.mode_seeking", "loss.mode_seeking_size",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
       "data.val_count", "train.g_warmup", "log.fresh_every", "model.cluster_sample"),

@@ -32,12 +32,15 @@ def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     return grad.flatten(1).pow(2).sum(1).mean()
 
 
-def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5, size: int = 0) -> torch.Tensor:
     """MSGAN's term (without its lambda): 1 / (ratio + eps), ratio = mean|x1 - x2| / mean|z1 - z2| for the
-    pairs (row i, row h + i) of ``fake`` and ``z``, h = len // 2 (an odd last row is left out)."""
+    pairs (row i, row h + i) of ``fake`` and ``z``, h = len // 2 (an odd last row is left out). ``size`` > 0:
+    images (N, C, H, W) are compared average-pooled to size x size (no change where they are not larger)."""
     h = len(fake) // 2
     if h == 0:
         raise ValueError("mode seeking needs a batch of at least 2 samples")
+    if size and fake.dim() == 4 and max(fake.shape[-2:]) > size:
+        fake = torch.nn.functional.adaptive_avg_pool2d(fake.float(), size)
     images = (fake[:h].float() - fake[h:2 * h].float()).abs().mean()
     latents = (z[:h].float() - z[h:2 * h].float()).abs().mean()
     return 1.0 / (images / latents + eps)

@@ -214,7 +214,7 @@ class Trainer:
             self.loss.feature_batch(real, y_real if self.labelled else None)
         total, g_loss = self.loss.generator(self.D_train, fake, y_fake)
         if self.mode_seeking:
-            total = total + self.mode_seeking * mode_seeking(fake, z)
+            total = total + self.mode_seeking * mode_seeking(fake, z, size=self.cfg.loss.mode_seeking_size)
         self.opt_g.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_g, "g")
         self.D.requires_grad_(True)
