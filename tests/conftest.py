@@ -106,9 +106,11 @@ def assert_resume_is_exact(sections: dict, steps: int = 12, keys=("d_loss", "g_l
     ``keys`` value must agree to 1e-6. Returns both run directories."""
     from ganforge.training.run import resume, train
 
-    sections = dict(sections, train={"steps": steps}, log={**sections.get("log", {}), "every": 1, "checkpoint_every": 0})
+    trained = sections.get("train", {})
+    sections = dict(sections, train={**trained, "steps": steps},
+                    log={**sections.get("log", {}), "every": 1, "checkpoint_every": 0})
     full, _, _ = train(small_config(**sections), run_dir="full")
-    half, _, _ = train(small_config(**dict(sections, train={"steps": steps // 2})), run_dir="half")
+    half, _, _ = train(small_config(**dict(sections, train={**trained, "steps": steps // 2})), run_dir="half")
     resume(half, [f"train.steps={steps}"])
     a = [json.loads(x) for x in (full / "metrics.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (half / "metrics.jsonl").read_text().splitlines()]

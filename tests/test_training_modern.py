@@ -9,6 +9,7 @@ import torch
 from conftest import small_config
 from ganforge.build import build_experiment
 from ganforge.choices import load_config
+from ganforge.errors import GanforgeError
 from ganforge.training.callbacks import Callback
 from ganforge.training.ema import EMA
 from ganforge.training.run import resume, train
@@ -117,3 +118,63 @@ def test_adam_eps_reaches_the_optimizers_and_damps_tiny_gradients():
         opt.step()
         assert opt.param_groups[0]["eps"] == eps
         assert -w.item() == pytest.approx(expected, rel=1e-4)
+
+
+# ------------------------------------------------------------------ EMA standing statistics
+def _bn_config(**train):
+    return small_config(data={"name": "mnist", "batch_size": 16},
+                        model={"g": {"hidden": [32], "output": "tanh", "norm": "batch"}, "d": {"hidden": [32]}},
+                        train={"steps": 6, "ema_kimg": 0.05, **train})
+
+
+def test_ema_standing_stats_are_the_ema_weights_own_batch_statistics(fake_mnist):
+    from ganforge.build import build_experiment
+    from ganforge.training.trainer import Trainer
+
+    trainer = Trainer(build_experiment(_bn_config(ema_bn_batches=4), progress=False))
+    for _ in range(3):
+        trainer.train_step()
+        trainer.step += 1
+    copied = {k: v.clone() for k, v in trainer.ema.model.state_dict().items() if "running" in k}
+    rng = torch.get_rng_state()
+    G = trainer.sampling_generator
+    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG is untouched: training goes on the same
+    got = {k: v.clone() for k, v in G.state_dict().items() if "running" in k}
+    # by hand: the EMA weights' batch statistics over the same 4 batches, averaged
+    gen = torch.Generator().manual_seed(trainer.cfg.seed * 1_000_003 + 555 + trainer.step)
+    zs = [trainer.latent(16, generator=gen) for _ in range(4)]
+    bn = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d)][0]
+    seen = []
+    hook = bn.register_forward_hook(lambda m, inp, out: seen.append(inp[0].detach()))
+    with torch.no_grad():
+        G.train()
+        for z in zs:
+            G(z)
+        G.eval()
+    hook.remove()
+    key = [k for k in copied if k.endswith("running_mean")][0]
+    assert torch.allclose(got[key], torch.stack([x.mean(0) for x in seen]).mean(0), atol=1e-5)
+    assert not torch.allclose(got[key], copied[key])  # not the training G's statistics
+    assert not G.training
+
+
+def test_ema_standing_stats_keep_resume_exact_and_reach_the_checkpoint(fake_mnist):
+    from conftest import assert_resume_is_exact
+    from ganforge.training.checkpoint import load_checkpoint
+
+    sections = {"data": {"name": "mnist", "batch_size": 16},
+                "model": {"g": {"hidden": [32], "output": "tanh", "norm": "batch"}, "d": {"hidden": [32]}},
+                "train": {"ema_kimg": 0.05, "ema_bn_batches": 3}}
+    full, _ = assert_resume_is_exact(sections)
+    state = load_checkpoint(full / "checkpoints" / "last.pt")
+    mean = [k for k in state["g_ema"] if k.endswith("running_mean")][0]
+    assert not torch.equal(state["g_ema"][mean], state["g"][mean])  # the saved EMA G carries its own statistics
+
+
+def test_ema_standing_stats_config_errors():
+    from ganforge.choices import validate
+
+    with pytest.raises(GanforgeError, match="train.ema_kimg"):
+        validate(_bn_config(ema_kimg=0, ema_bn_batches=4))
+    with pytest.raises(GanforgeError, match="train.ema_bn_batches"):
+        validate(small_config(model={"sync_bn": True}, train={"ema_kimg": 10, "ema_bn_batches": 4}))

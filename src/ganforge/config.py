@@ -212,6 +212,9 @@ class TrainConfig:
     kimg: float = 0.0  # if > 0, thousands of real images shown to D (overrides epochs)
     d_steps: int = 1  # discriminator steps per generator step
     ema_kimg: float = 0.0  # generator EMA half-life in thousands of images (StyleGAN2-ADA: 10); 0 = off
+    # > 0: before the EMA generator draws, is evaluated or saved, its batch-norm statistics are recomputed over
+    # this many batches of its own (BigGAN's "standing statistics"); 0 = it uses the training G's statistics
+    ema_bn_batches: int = 0
     d_ema_kimg: float = 0.0  # discriminator weight-average half-life in kimg (Salimans et al.'s MNIST code: 693); 0 = off
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "fp32"  # fp32 | bf16 (CPU and CUDA) | fp16 (CUDA, with a gradient scaler): autocast of G and D

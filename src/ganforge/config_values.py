@@ -25,7 +25,7 @@ _RANGES = [
       "loss.r1_every", "model.g.width", "model.d.width", "data.size", "data.toy_epoch_size", "train.g_every",
       "model.g.kernel", "model.d.kernel", "model.g.base", "model.d.base"),
      lambda v: v >= 1, ">= 1"),
-    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.d_ema_kimg", "train.threads", "log.sample_every",
+    (("train.epochs", "train.steps", "train.kimg", "train.ema_kimg", "train.ema_bn_batches", "train.d_ema_kimg", "train.threads", "log.sample_every",
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight", "loss.mode_seeking", "loss.mode_seeking_size",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
@@ -114,6 +114,12 @@ def check_values(cfg: Config) -> None:
         raise GanforgeError(
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
         )
+    if cfg.train.ema_bn_batches and cfg.model.sync_bn:
+        raise GanforgeError("train.ema_bn_batches recomputes the EMA generator's batch-norm statistics on one process; "
+                            "with model.sync_bn its batch norm would wait for the other ranks: set one of them off")
+    if cfg.train.ema_bn_batches and not cfg.train.ema_kimg:
+        raise GanforgeError("train.ema_bn_batches recomputes the EMA generator's batch-norm statistics: set "
+                            "train.ema_kimg (e.g. 10) too, or train.ema_bn_batches=0")
     if cfg.eval.every > 0 and cfg.eval.n < 2:
         _fail("eval.n", cfg.eval.n, ">= 2 (samples per periodic evaluation)")
 

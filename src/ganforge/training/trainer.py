@@ -109,6 +109,7 @@ class Trainer:
         self.mode_seeking = self.cfg.loss.mode_seeking  # MSGAN's lambda: the G step's batch comes in label-sharing pairs
         self.num_classes = self.data.info.num_classes
         self.ema = EMA(self.G, tc.ema_kimg, self.cfg.data.batch_size) if tc.ema_kimg > 0 else None
+        self._stats_step = -1  # the step whose EMA batch-norm statistics were last recomputed
         self.d_ema = EMA(self.D, tc.d_ema_kimg, self.cfg.data.batch_size) if tc.d_ema_kimg > 0 else None
         self.schedulers = make_schedulers(self.cfg.optim, self.total_steps, [self.opt_g, self.opt_d])
         self.step = 0
@@ -130,8 +131,32 @@ class Trainer:
 
     @property
     def sampling_generator(self) -> nn.Module:
-        """The generator to show and evaluate: the EMA copy when there is one."""
-        return self.ema.model if self.ema is not None else self.G
+        """The generator to show and evaluate: the EMA copy when there is one (with its batch-norm statistics
+        recomputed at this step, ``train.ema_bn_batches``)."""
+        if self.ema is None:
+            return self.G
+        self.ema_standing_stats()
+        return self.ema.model
+
+    def ema_standing_stats(self) -> None:
+        """``train.ema_bn_batches``: the EMA G's batch-norm statistics, once per step, over latents (and
+        labels) of a generator seeded by the step; the global RNG is forked, so training is unchanged."""
+        batches = self.cfg.train.ema_bn_batches
+        if self.ema is None or not batches or self._stats_step == self.step:
+            return
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(self.cfg.seed * 1_000_003 + 555 + self.step)
+        n = self.cfg.data.batch_size
+        classes = self.conditional and not self.cfg.model.clusters  # a self-conditioned G picks its clusters from z
+
+        def batch():
+            z = self.latent(n, generator=gen)
+            return (z, torch.randint(self.num_classes, (n,), generator=gen, device=self.device) if classes else None)
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            self.ema.standing_stats(batch, batches)
+        self._stats_step = self.step
 
     def fake_labels(self, z: torch.Tensor) -> torch.Tensor | None:
         """Labels for a batch of latents ``z``: uniform random classes for conditional generators, the
@@ -179,6 +204,7 @@ class Trainer:
         self.g_step(fake, y_fake, z)
         if self.ema is not None:
             self.ema.update(self.G)
+            self._stats_step = -1
         for sched in self.schedulers:
             sched.step()
 
@@ -264,7 +290,7 @@ class Trainer:
             "data": self.data.state_dict(),
             "rng": rng_state(),
             "latent_gen": self.latent_gen.get_state(),
-            "g_ema": self.ema.model.state_dict() if self.ema is not None else None,
+            "g_ema": self.sampling_generator.state_dict() if self.ema is not None else None,
             "d_ema": self.d_ema.model.state_dict() if self.d_ema is not None else None,
             "schedulers": [sched.state_dict() for sched in self.schedulers],
             **self.loss.state_dict(),
