@@ -91,6 +91,8 @@ def test_mode_seeking_run_resumes_exactly(fake_mnist):
     assert_resume_is_exact(SC, keys=("d_loss", "g_loss", "d_class_loss"))
 
 
-def test_negative_weight_is_refused():
+def test_negative_weight_and_a_batch_without_pairs_are_refused():
     with pytest.raises(GanforgeError, match="loss.mode_seeking"):
         validate(small_config(loss={"mode_seeking": -1.0}))
+    with pytest.raises(GanforgeError, match="batch_size to 2"):
+        validate(small_config(data={"batch_size": 1}, loss={"mode_seeking": 1.0}))

@@ -114,6 +114,8 @@ def check_values(cfg: Config) -> None:
         raise GanforgeError(
             f"data.batch_size ({cfg.data.batch_size}) must be a multiple of model.d.pack ({cfg.model.d.pack})"
         )
+    if cfg.loss.mode_seeking and cfg.data.batch_size < 2:
+        raise GanforgeError("loss.mode_seeking compares pairs of samples: set data.batch_size to 2 or more")
     if cfg.train.ema_bn_batches and cfg.model.sync_bn:
         raise GanforgeError("train.ema_bn_batches recomputes the EMA generator's batch-norm statistics on one process; "
                             "with model.sync_bn its batch norm would wait for the other ranks: set one of them off")
