@@ -21,19 +21,7 @@ import tempfile
 from pathlib import Path
 
 from ganforge.errors import GanforgeError
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def commit() -> str:
-    """The repository's commit (with "+dirty" when files differ from it), or "unknown" outside git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return head.stdout.strip() + ("+dirty" if dirty else "")
+from ganforge.version import source_commit
 
 
 def make_entry(run: str, name: str, out: Path, dtype: str = "fp16", preset: str | None = None) -> Path:
@@ -52,8 +40,8 @@ def make_entry(run: str, name: str, out: Path, dtype: str = "fp16", preset: str 
     ema = state.get("g_ema") is not None
     step = int(state["step"])
     images = step * cfg["data"]["batch_size"] * cfg["train"]["d_steps"]
-    card = {"preset": preset or cfg["name"], "data": cfg["data"]["name"], "commit": cfg.get("ganforge_commit") or commit(),
-            "step": step,
+    card = {"preset": preset or cfg["name"], "data": cfg["data"]["name"],
+            "commit": cfg.get("ganforge_commit") or source_commit() or "unknown", "step": step,
             "images_seen": images, "kimg": round(images / 1000, 1), "ema": ema,
             "source_run": str(Path(run).resolve()), "ganforge_version": state.get("version", "")}
     return write_entry(out, name, state["g_ema"] if ema else state["g"], cfg, card, dtype)

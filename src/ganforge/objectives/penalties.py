@@ -39,9 +39,10 @@ def mode_seeking(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5, size: i
     h = len(fake) // 2
     if h == 0:
         raise ValueError("mode seeking needs a batch of at least 2 samples")
+    fake = fake.float()
     if size and fake.dim() == 4 and max(fake.shape[-2:]) > size:
-        fake = torch.nn.functional.adaptive_avg_pool2d(fake.float(), size)
-    images = (fake[:h].float() - fake[h:2 * h].float()).abs().mean()
+        fake = torch.nn.functional.adaptive_avg_pool2d(fake, size)
+    images = (fake[:h] - fake[h:2 * h]).abs().mean()
     latents = (z[:h].float() - z[h:2 * h].float()).abs().mean()
     return 1.0 / (images / latents + eps)
 
