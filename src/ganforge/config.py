@@ -149,6 +149,10 @@ class ModelConfig:
     data_range: str = "symmetric"
     g_label: str = "multiply"  # how G combines the label embedding with z: multiply | concat
     g_cbn: bool = False  # conditional batch norm in G: per-class gains and biases (needs model.g.norm=batch)
+    # H > 0: self-modulation (Chen et al. 2019): every norm layer of G also scales and shifts its output by a gain and a
+    # bias computed from z by a small MLP (latent_dim -> H -> channels, ReLU; the paper's H is 32), so G can set
+    # image-wide properties (a flat background colour) at every layer. Needs model.g.norm. 0 = off
+    g_self_mod: int = 0
     sync_bn: bool = False  # data-parallel runs: batch norm over the global batch of all ranks (torchrun)
     g: NetConfig = field(default_factory=lambda: NetConfig(output="tanh"))
     d: NetConfig = field(default_factory=NetConfig)

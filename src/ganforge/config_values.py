@@ -29,7 +29,7 @@ _RANGES = [
       "log.checkpoint_every", "log.keep_every", "eval.every", "loss.gp_weight", "loss.r1_gamma", "loss.aux_weight", "loss.info_weight", "loss.mode_seeking", "loss.mode_seeking_size",
       "optim.weight_decay", "optim.momentum", "data.num_samples", "model.g.negative_slope", "model.d.negative_slope",
       "data.labels_per_class", "model.d.noise", "model.d.input_noise", "model.latent_categories",
-      "data.val_count", "train.g_warmup", "log.fresh_every", "model.cluster_sample"),
+      "data.val_count", "train.g_warmup", "log.fresh_every", "model.cluster_sample", "model.g_self_mod"),
      lambda v: v >= 0, ">= 0"),
     (("optim.g_lr", "optim.d_lr"), lambda v: v > 0, "> 0 (a learning rate)"),
     (("optim.eps", "model.latent_category_scale"), lambda v: v > 0, "> 0"),

@@ -135,27 +135,64 @@ class ConditionalBatchNorm(nn.Module):
         return self.bn(x) * embed_labels(self.gain, y).view(shape) + embed_labels(self.bias, y).view(shape)
 
 
+class SelfModulation(nn.Module):
+    """Self-modulation (Chen et al. 2019, "On Self Modulation for Generative Adversarial Networks"): the output
+    of G's norm layer ``norm`` (conditional or not) times 1 + gain(z), plus bias(z), where gain and bias are
+    MLPs latent_dim -> ``hidden`` -> channels with a ReLU between. Their last layers start at zero, so a new
+    G computes what it would without them."""
+
+    def __init__(self, norm: nn.Module, latent_dim: int, channels: int, hidden: int):
+        super().__init__()
+        self.norm = norm
+        self.gain = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        self.bias = nn.Sequential(nn.Linear(latent_dim, hidden), nn.ReLU(), nn.Linear(hidden, channels))
+        for mlp in (self.gain, self.bias):
+            nn.init.zeros_(mlp[2].weight)
+            nn.init.zeros_(mlp[2].bias)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None, z: torch.Tensor) -> torch.Tensor:
+        if z is None:
+            raise GanforgeError("a self-modulated norm layer (model.g_self_mod) needs G's latent z")
+        shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
+        h = apply_layer(self.norm, x, y)
+        return h * (1 + self.gain(z).view(shape)) + self.bias(z).view(shape)
+
+
 def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:
     """G's norm layer: conditional batch norm when ``model.g_cbn`` is on (with conditioning), else
-    ``model.g.norm``. For G only: D's norm layers are plain ``norm_layer(mcfg.d.norm, ...)``."""
+    ``model.g.norm``; inside a :class:`SelfModulation` with ``model.g_self_mod``. For G only: D's
+    norm layers are plain ``norm_layer(mcfg.d.norm, ...)``."""
     if _g_takes_labels(mcfg) and mcfg.g_cbn:
         if mcfg.g.norm != "batch":
             raise GanforgeError(f"model.g_cbn=true needs model.g.norm=batch, got '{mcfg.g.norm}'")
-        return ConditionalBatchNorm(channels, num_classes, spatial, mcfg)
-    return norm_layer(mcfg.g.norm, channels, spatial)
+        norm = ConditionalBatchNorm(channels, num_classes, spatial, mcfg)
+    else:
+        norm = norm_layer(mcfg.g.norm, channels, spatial)
+    if getattr(mcfg, "g_self_mod", 0):
+        if norm is None:
+            raise GanforgeError("model.g_self_mod modulates G's norm layers: set model.g.norm (batch) or "
+                                "model.g_self_mod=0")
+        norm = SelfModulation(norm, mcfg.latent_dim, channels, mcfg.g_self_mod)
+    return norm
 
 
-def apply_layer(layer: nn.Module | None, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """``layer(x)``, or ``layer(x, y)`` for a conditional batch norm; None is the identity."""
+def apply_layer(layer: nn.Module | None, x: torch.Tensor, y: torch.Tensor | None,
+                z: torch.Tensor | None = None) -> torch.Tensor:
+    """``layer(x)``, or ``layer(x, y)`` for a conditional batch norm, ``layer(x, y, z)`` for a
+    self-modulated one; None is the identity."""
     if layer is None:
         return x
+    if isinstance(layer, SelfModulation):
+        return layer(x, y, z)
     return layer(x, y) if isinstance(layer, ConditionalBatchNorm) else layer(x)
 
 
-def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    """``layers(x)``, giving the labels to the conditional batch norms among them."""
+def run_layers(layers: nn.Sequential, x: torch.Tensor, y: torch.Tensor | None,
+               z: torch.Tensor | None = None) -> torch.Tensor:
+    """``layers(x)``, giving the labels to the conditional batch norms among them and z to the
+    self-modulated ones."""
     for layer in layers:
-        x = apply_layer(layer, x, y)
+        x = apply_layer(layer, x, y, z)
     return x
 
 

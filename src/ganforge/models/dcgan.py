@@ -60,9 +60,9 @@ class DCGANGenerator(nn.Module):
         x = self.project(h).view(h.shape[0], self.c0, self.base, self.base)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        x = run_layers(self.project_norm, x, y)
+        x = run_layers(self.project_norm, x, y, z)
         for block in self.blocks:
-            x = run_layers(block, x, y)
+            x = run_layers(block, x, y, z)
         return x
 
 

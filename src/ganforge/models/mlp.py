@@ -53,7 +53,7 @@ class MLPGenerator(nn.Module):
         """z (and labels, or class weights for label morphing) -> samples; ``y`` also reaches the
         conditional batch norms, when there are any."""
         h = self.cond(z, y) if self.cond is not None else z
-        return run_layers(self.net, h, y).view(h.shape[0], *self.shape)
+        return run_layers(self.net, h, y, z).view(h.shape[0], *self.shape)
 
 
 class MLPDiscriminator(nn.Module):

@@ -51,9 +51,9 @@ class GBlock(nn.Module):
         self.shortcut = _conv(c_in, c_out, 1, 1.0)
         self.act = act
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = F.interpolate(self.act(apply_layer(self.norm1, x, y)), scale_factor=2, mode="nearest")
-        h = self.conv2(self.act(apply_layer(self.norm2, self.conv1(h), y)))
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, z: torch.Tensor | None = None) -> torch.Tensor:
+        h = F.interpolate(self.act(apply_layer(self.norm1, x, y, z)), scale_factor=2, mode="nearest")
+        h = self.conv2(self.act(apply_layer(self.norm2, self.conv1(h), y, z)))
         return h + self.shortcut(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
@@ -119,8 +119,8 @@ class ResNetGenerator(nn.Module):
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         for block in self.blocks:
-            x = block(x, y)
-        x = self.out_conv(self.act(apply_layer(self.out_norm, x, y)))
+            x = block(x, y, z)
+        x = self.out_conv(self.act(apply_layer(self.out_norm, x, y, z)))
         return x if self.out is None else self.out(x)
 
 
