@@ -96,3 +96,46 @@ def test_negative_weight_and_a_batch_without_pairs_are_refused():
         validate(small_config(loss={"mode_seeking": -1.0}))
     with pytest.raises(GanforgeError, match="batch_size to 2"):
         validate(small_config(data={"batch_size": 1}, loss={"mode_seeking": 1.0}))
+
+
+@pytest.mark.parametrize("space", ["pixels", "d_features"])
+def test_the_g_step_compares_pixels_or_d_features(space, monkeypatch):
+    """loss.mode_seeking_space: the term gets the fake images, or D's features of them (what its head
+    receives, carrying G's gradient), with the G step's latents."""
+    import ganforge.training.trainer as trainer_module
+    from ganforge.objectives.gan_loss import head_input
+
+    cfg = small_config(model={"g": {"hidden": [32], "output": "none"}, "d": {"hidden": [24]}},
+                       loss={"mode_seeking": 0.5, "mode_seeking_space": space})
+    exp = build_experiment(cfg, progress=False)
+    trainer = Trainer(exp)
+    calls = []
+    real_term = trainer_module.mode_seeking
+    monkeypatch.setattr(trainer_module, "mode_seeking", lambda x, z, size=0: calls.append((x, z)) or real_term(x, z))
+    torch.manual_seed(3)
+    z = torch.randn(32, cfg.model.latent_dim)
+    fake = exp.G(z)
+    trainer.g_step(fake, None, z)
+    compared, latents = calls[0]
+    assert torch.equal(latents, z)
+    if space == "pixels":
+        assert compared is fake
+    else:
+        with torch.no_grad(), head_input(exp.D) as seen:
+            exp.D(fake)
+        assert compared.shape == (32, 24) and torch.allclose(compared, seen[0], atol=1e-6)
+        assert compared.requires_grad  # G learns through D's features
+
+
+def test_mode_seeking_in_d_features_resumes_exactly(fake_mnist):
+    assert_resume_is_exact(dict(SC, loss={"mode_seeking": 1.0, "mode_seeking_space": "d_features"}),
+                           keys=("d_loss", "g_loss", "d_class_loss"))
+
+
+def test_mode_seeking_space_errors():
+    with pytest.raises(GanforgeError, match="mode_seeking_space"):
+        validate(small_config(loss={"mode_seeking": 1.0, "mode_seeking_space": "inception"}))
+    with pytest.raises(GanforgeError, match="mode_seeking_size=0 or mode_seeking_space=pixels"):
+        validate(small_config(loss={"mode_seeking": 1.0, "mode_seeking_space": "d_features", "mode_seeking_size": 4}))
+    with pytest.raises(GanforgeError, match="model.d.pack=1"):
+        validate(small_config(model={"d": {"pack": 2}}, loss={"mode_seeking": 1.0, "mode_seeking_space": "d_features"}))

@@ -30,7 +30,7 @@ def choice_sources() -> dict[str, Any]:
     from .models.latent import LATENTS
     from .models.layers import ACTIVATIONS, DATA_RANGES, INITS, NORMS, OUTPUTS, UPSAMPLES, WEIGHT_NORM_SCALES
     from .objectives import LOSSES
-    from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, SEMI_REALS
+    from .objectives.gan_loss import FEATURE_DISTANCES, FEATURE_LAYERS, FEATURE_REALS, MODE_SEEKING_SPACES, SEMI_REALS
     from .training.compile import COMPILE_MODES
     from .training.optimizers import OPTIMIZERS
     from .training.precision import PRECISIONS
@@ -45,6 +45,7 @@ def choice_sources() -> dict[str, Any]:
         "train.compile": COMPILE_MODES,
         "loss.feature_distance": FEATURE_DISTANCES, "loss.feature_real": FEATURE_REALS,
         "loss.feature_layer": FEATURE_LAYERS, "loss.semi_real": SEMI_REALS,
+        "loss.mode_seeking_space": MODE_SEEKING_SPACES,
         "model.g.weight_norm_scale": WEIGHT_NORM_SCALES, "model.d.weight_norm_scale": WEIGHT_NORM_SCALES,
         "model.g.init": INITS, "model.d.init": INITS, "model.g.upsample": UPSAMPLES,
         "model.data_range": DATA_RANGES,

@@ -185,6 +185,9 @@ class LossConfig:
     # > 0: mode seeking compares the images average-pooled to this size (16: 16x16), so that pairs must differ in
     # their shapes and colours rather than in pixel noise, which the full-resolution ratio also rewards
     mode_seeking_size: int = 0
+    # where mode seeking measures |G(z1) - G(z2)|: pixels | d_features (D's last features, what its output head
+    # receives, under D's current weights): pairs must then differ in what D looks at, not in any pixels
+    mode_seeking_space: str = "pixels"
 
 
 @dataclass

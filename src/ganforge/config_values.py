@@ -116,6 +116,13 @@ def check_values(cfg: Config) -> None:
         )
     if cfg.loss.mode_seeking and cfg.data.batch_size < 2:
         raise GanforgeError("loss.mode_seeking compares pairs of samples: set data.batch_size to 2 or more")
+    if cfg.loss.mode_seeking_space == "d_features":
+        if cfg.loss.mode_seeking_size:
+            raise GanforgeError("loss.mode_seeking_size pools images; loss.mode_seeking_space=d_features compares D's "
+                                "features: set one of them back (mode_seeking_size=0 or mode_seeking_space=pixels)")
+        if cfg.model.d.pack > 1:
+            raise GanforgeError("loss.mode_seeking_space=d_features compares one sample's D features with another's; "
+                                "with model.d.pack > 1 D sees packs: set model.d.pack=1 or mode_seeking_space=pixels")
     if cfg.train.ema_bn_batches and cfg.model.sync_bn:
         raise GanforgeError("train.ema_bn_batches recomputes the EMA generator's batch-norm statistics on one process; "
                             "with model.sync_bn its batch norm would wait for the other ranks: set one of them off")

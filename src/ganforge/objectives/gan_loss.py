@@ -35,6 +35,7 @@ FEATURE_REALS = ("d_step", "current", "fresh")
 # loss.feature_layer: head = what D's output head receives; clean = the same features before D's
 # last Gaussian noise layer (Salimans et al.'s code matches layers[-3], before that noise)
 FEATURE_LAYERS = ("head", "clean")
+MODE_SEEKING_SPACES = ("pixels", "d_features")  # loss.mode_seeking_space
 # loss.semi_real: which real rows a semi-supervised D's GAN term and the feature target use: all
 # (the unlabelled batch and the labelled one) or unlabelled (as their code's loss_unl)
 SEMI_REALS = ("all", "unlabelled")

@@ -10,6 +10,7 @@ discriminator updates).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import signal
 import sys
@@ -24,6 +25,7 @@ from ..config import Config, to_dict
 from ..errors import GanforgeError
 from ..models.conditioning import generator_conditional, info_categories
 from ..objectives import D_STATS, GANLoss
+from ..objectives.gan_loss import head_input
 from ..objectives.penalties import mode_seeking
 from .ema import EMA
 from ..models.latent import model_latent
@@ -238,9 +240,12 @@ class Trainer:
         if self.loss.wants_feature_batch:  # loss.feature_real=fresh: G's feature target on a batch of its own
             real, y_real = self.data.next()
             self.loss.feature_batch(real, y_real if self.labelled else None)
-        total, g_loss = self.loss.generator(self.D_train, fake, y_fake)
+        in_d = self.mode_seeking and self.cfg.loss.mode_seeking_space == "d_features"
+        with head_input(self.D) if in_d else contextlib.nullcontext() as seen:
+            total, g_loss = self.loss.generator(self.D_train, fake, y_fake)
         if self.mode_seeking:
-            total = total + self.mode_seeking * mode_seeking(fake, z, size=self.cfg.loss.mode_seeking_size)
+            compared = seen[-1] if in_d else fake  # D's features of the fakes (its last pass; gradient to G), or pixels
+            total = total + self.mode_seeking * mode_seeking(compared, z, size=self.cfg.loss.mode_seeking_size)
         self.opt_g.zero_grad(set_to_none=True)
         self.precision.step(total, self.opt_g, "g")
         self.D.requires_grad_(True)
