@@ -71,10 +71,11 @@ def test_conv_layers_by_hand():
 
 @pytest.mark.parametrize("preset", ["mlp_mnist.toml", "dcgan_mnist.toml", "demo_mnist.toml", "hinge64_mnist.toml",
                                     "selfcond_mnist.toml", "semi_mnist.toml", "projection_hinge_mnist.toml",
-                                    "tutorials/tutorial1_tf_dcgan_mnist.toml", "dcgan_stacked_mnist.toml"])
+                                    "tutorials/tutorial1_tf_dcgan_mnist.toml", "dcgan_stacked_mnist.toml",
+                                    "tutorials/tutorial2_keras_acgan_mnist.toml"])
 def test_forward_counts_agree_with_flop_counter_on_presets(preset):
-    """Every architecture (mlp, dcgan, resnet, conv; conditional, clustered, packed heads): the hooks see
-    every product that PyTorch's FlopCounterMode sees."""
+    """Every architecture (mlp, dcgan, resnet, conv, nearest-upsampling conv; conditional, clustered, packed
+    heads): the hooks see every product that PyTorch's FlopCounterMode sees."""
     cfg = load_config(str(CONFIGS / preset))
     info = data_info(cfg.data)
     G, D = build_generator(cfg.model, info), build_discriminator(cfg.model, info)

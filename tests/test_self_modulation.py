@@ -9,7 +9,7 @@ from ganforge.choices import validate
 from ganforge.data.batches import DataInfo
 from ganforge.errors import GanforgeError
 from ganforge.models import build_generator
-from ganforge.models.conditioning import SelfModulation
+from ganforge.models.conditioning import ConditionalBatchNorm, SelfModulation
 
 IMAGE = DataInfo(kind="image", shape=(3, 16, 16), num_classes=4)
 NETS = {
@@ -37,6 +37,25 @@ def test_self_modulation_by_hand():
     assert torch.allclose(layer(x, None, z), want, atol=1e-5)
     with pytest.raises(GanforgeError, match="needs G's latent z"):
         layer(x, None, None)
+
+
+def test_self_modulation_around_conditional_batch_norm_by_hand():
+    """The class's gain and bias and z's, applied in one product and one sum, equal the two layers in turn."""
+    torch.manual_seed(0)
+    cbn = ConditionalBatchNorm(3, num_classes=4, spatial=True)
+    layer = SelfModulation(cbn, latent_dim=5, channels=3, hidden=4)
+    with torch.no_grad():
+        for p in list(cbn.parameters()) + [layer.gain[2].weight, layer.bias[2].weight]:
+            p.normal_()
+    x, z, y = torch.randn(6, 3, 4, 4, dtype=torch.float64), torch.randn(6, 5), torch.tensor([0, 1, 2, 3, 1, 0])
+    layer.double()
+    z = z.double()
+    gain = layer.gain[2](torch.relu(layer.gain[0](z)))[:, :, None, None]
+    bias = layer.bias[2](torch.relu(layer.bias[0](z)))[:, :, None, None]
+    cbn_out = torch.nn.functional.batch_norm(x, None, None, training=True) * cbn.gain(y)[:, :, None, None] \
+        + cbn.bias(y)[:, :, None, None]
+    torch.testing.assert_close(cbn(x, y), cbn_out, rtol=0, atol=1e-12)
+    torch.testing.assert_close(layer(x, y, z), cbn_out * (1 + gain) + bias, rtol=0, atol=1e-12)
 
 
 def _config(arch: str, **model):

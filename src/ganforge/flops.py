@@ -7,6 +7,9 @@
   with the zero padding included);
 - ``nn.ConvTranspose2d``: 2 x input elements (N x C_in x H_in x W_in) x C_out/groups x kh x kw (the
   products of the conv whose transpose it is).
+- ``NearestUpConv2d`` (nearest x2 upsampling and a k x k conv, computed as one transposed conv): 2 x input
+  elements x C_out x (k + 1)^2, the products it computes (4/9 of the plain conv's on the upsampled
+  image for k = 3).
 
 Biases, norms, activations, pooling, upsampling, dropout, embeddings, the projection head's inner
 product, the losses, the optimizer, EMA and spectral norm's power iteration (matrix-vector) are not
@@ -71,6 +74,10 @@ def layer_flops(module: nn.Module, out: torch.Tensor, inp: torch.Tensor) -> int:
     """Forward FLOPs of one counted layer from its weight's and its input's or output's shape."""
     if isinstance(module, nn.Linear):
         return 2 * inp.numel() * module.out_features
+    from .models.conv import NearestUpConv2d
+
+    if isinstance(module, NearestUpConv2d):
+        return 2 * inp.numel() * module.out_channels * (module.kernel_size[0] + 1) ** 2
     kernel = module.weight.shape[1:].numel()  # C_in/groups x kh x kw (conv), C_out/groups x kh x kw (transposed)
     if isinstance(module, nn.ConvTranspose2d):
         return 2 * inp.numel() * kernel

@@ -130,16 +130,23 @@ class ConditionalBatchNorm(nn.Module):
         self.gain = label_embedding(mcfg, num_classes, channels, fill=1.0)
         self.bias = label_embedding(mcfg, num_classes, channels, fill=0.0)
 
+    def affine(self, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The gains and biases (N x channels) of labels or class weights ``y``."""
+        return embed_labels(self.gain, y), embed_labels(self.bias, y)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
-        return self.bn(x) * embed_labels(self.gain, y).view(shape) + embed_labels(self.bias, y).view(shape)
+        gain, bias = self.affine(y)
+        return torch.addcmul(bias.view(shape), self.bn(x), gain.view(shape))
 
 
 class SelfModulation(nn.Module):
     """Self-modulation (Chen et al. 2019, "On Self Modulation for Generative Adversarial Networks"): the output
     of G's norm layer ``norm`` (conditional or not) times 1 + gain(z), plus bias(z), where gain and bias are
     MLPs latent_dim -> ``hidden`` -> channels with a ReLU between. Their last layers start at zero, so a new
-    G computes what it would without them."""
+    G computes what it would without them. Around a conditional batch norm the class's gain g_y and bias b_y
+    and z's are applied as one product and one sum on the feature maps: bn(x) g_y (1 + g_z) + b_y (1 + g_z)
+    + b_z."""
 
     def __init__(self, norm: nn.Module, latent_dim: int, channels: int, hidden: int):
         super().__init__()
@@ -154,8 +161,13 @@ class SelfModulation(nn.Module):
         if z is None:
             raise GanforgeError("a self-modulated norm layer (model.g_self_mod) needs G's latent z")
         shape = (x.shape[0], -1) + (1,) * (x.dim() - 2)
-        h = apply_layer(self.norm, x, y)
-        return h * (1 + self.gain(z).view(shape)) + self.bias(z).view(shape)
+        gain, bias = 1 + self.gain(z), self.bias(z)
+        if isinstance(self.norm, ConditionalBatchNorm):
+            gain_y, bias_y = self.norm.affine(y)
+            h, bias, gain = self.norm.bn(x), torch.addcmul(bias, bias_y, gain), gain_y * gain
+        else:
+            h = apply_layer(self.norm, x, y)
+        return torch.addcmul(bias.view(shape), h, gain.view(shape))
 
 
 def conditional_norm(mcfg, channels: int, num_classes: int, spatial: bool) -> nn.Module | None:

@@ -8,7 +8,8 @@ entry c of ``channels`` a conv to c channels [-> norm] -> activation [-> norm] (
 activation unless ``norm_after_activation``), then a last conv to the image channels and G's output
 layer. Each conv's upsampling factor is ``up[i]`` (``len(channels)`` entries: the convs to channels[1:]
 and the last one): ``upsample = "transposed"`` is a ConvTranspose2d of stride up[i] with TF's "same"
-size (side x up[i]); ``nearest`` is nearest-neighbour upsampling by up[i] then a stride-1 "same" conv.
+size (side x up[i]); ``nearest`` is nearest-neighbour upsampling by up[i] then a stride-1 "same" conv
+(for up[i] = 2 computed as one transposed conv, :class:`NearestUpConv2d`).
 D: for each entry c of ``channels`` a conv of stride ``strides[i]`` with "same" size (ceil(side /
 stride)) -> [zero padding ``pad_after[i]`` right and bottom] -> [norm if i in ``norm_layers``] ->
 activation -> [dropout] -> [LRN] -> [pool[i]: 2x2
@@ -73,13 +74,60 @@ def _same_padding(kernel: int, stride: int) -> tuple[int, int]:
     return padding, stride - kernel + 2 * padding
 
 
+def _nearest_up_taps(k: int) -> tuple[torch.Tensor, int]:
+    """For nearest x2 upsampling followed by a stride-1 'same' k x k conv (k odd): the stride-2 transposed conv
+    that computes the same has T = k + 1 taps per side and padding q, tap t summing the conv's taps u listed in
+    row t of the returned T x 2 index table (at most two; index k stands for a zero). Output row 2P + a
+    (a = 0, 1) reads the upsampled row 2P + a + d (d = u - k//2), that is input row P + m, m = floor((a + d) / 2);
+    the transposed conv gives input row P + m to output row 2P + a through its tap t = a + q - 2m."""
+    r = k // 2
+    pairs = [(a, u, (a + u - r) // 2) for a in (0, 1) for u in range(k)]
+    q = max(2 * m - a for a, _, m in pairs)
+    rows: dict[int, list[int]] = {}
+    for a, u, m in pairs:
+        rows.setdefault(a + q - 2 * m, []).append(u)
+    index = torch.full((max(rows) + 1, 2), k, dtype=torch.long)
+    for t, us in rows.items():
+        index[t, :len(us)] = torch.tensor(us)
+    return index, q
+
+
+class NearestUpConv2d(nn.Conv2d):
+    """Nearest-neighbour x2 upsampling, then this stride-1 'same' conv (odd kernel k): computed as one stride-2
+    transposed conv of the input with the (k + 1) x (k + 1) kernel the k x k weights sum to (exactly the same
+    function; for k = 3 each output pixel costs 4 taps instead of 9, and no upsampled tensor is made).
+    Its parameters are the plain conv's (``weight``: C_out x C_in x k x k, ``bias``)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, bias: bool = True):
+        if kernel % 2 == 0:
+            raise GanforgeError(f"model.g.kernel={kernel}: stride-1 'same' convs need an odd kernel (3 or 5)")
+        super().__init__(c_in, c_out, kernel, padding=kernel // 2, bias=bias)
+        index, self.up_padding = _nearest_up_taps(kernel)
+        self.register_buffer("up_taps", index, persistent=False)
+
+    def up_kernel(self) -> torch.Tensor:
+        """The transposed conv's kernel, C_in x C_out x (k + 1) x (k + 1): along each side, each new tap the sum
+        of (at most) two of the conv's (sums of weights, not the model's products: no matmul to count)."""
+        w = self.weight
+        for dim in (2, 3):
+            padded = nn.functional.pad(w, (0, 1) if dim == 3 else (0, 0, 0, 1))  # index k: zero
+            w = padded.index_select(dim, self.up_taps[:, 0]) + padded.index_select(dim, self.up_taps[:, 1])
+        return w.transpose(0, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv_transpose2d(x, self.up_kernel(), self.bias, stride=2, padding=self.up_padding)
+
+
 def _up_conv(net, c_in: int, c_out: int, factor: int, bias: bool) -> list[nn.Module]:
     k = net.kernel
     if net.upsample == "nearest" or factor == 1:
         if k % 2 == 0:
             raise GanforgeError(f"model.g.kernel={k}: stride-1 'same' convs need an odd kernel (3 or 5)")
-        up = nn.Upsample(scale_factor=factor, mode="nearest") if factor > 1 else None
-        return [m for m in (up, nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias)) if m is not None]
+        if factor == 1:
+            return [nn.Conv2d(c_in, c_out, k, padding=k // 2, bias=bias)]
+        # nn.Identity holds the place of the nn.Upsample that came before the conv, so that the conv's
+        # parameters keep their names (runs saved before NearestUpConv2d load as they are)
+        return [nn.Identity(), NearestUpConv2d(c_in, c_out, k, bias=bias)]
     padding, output_padding = _same_padding(k, factor)
     return [nn.ConvTranspose2d(c_in, c_out, k, stride=factor, padding=padding, output_padding=output_padding, bias=bias)]
 
