@@ -156,3 +156,15 @@ def test_gpu_check_keeps_to_its_budget(tmp_path):
     assert list(status.values())[-1] == "skipped: out of time"
     status = run(failing="faces folder")
     assert all(s == "skipped: no faces folder" for n, s in status.items() if "faces64" in n)
+
+
+def test_ab_step_compares_a_revision_with_the_working_tree(capsys):
+    """benchmarks/ab_step.py loads HEAD's package beside the working tree's and times both in turn."""
+    ab = _script("ab_step")
+    result = ab.main(["--base", "HEAD", str(ROOT / "configs" / "ring8.toml"), "model.g.hidden=[16]",
+                      "model.d.hidden=[16]", "--rounds", "2", "--steps", "2", "--warmup", "1"])
+    assert set(result["rates"]) == {"HEAD", "working tree"}
+    assert all(len(r) == 2 and min(r) > 0 for r in result["rates"].values())
+    assert result["ratio"] == pytest.approx(sum(result["rates"]["working tree"]) / sum(result["rates"]["HEAD"]))
+    assert "ratio working tree / HEAD" in capsys.readouterr().out
+    assert "ganforge_base" in sys.modules and sys.modules["ganforge_base"] is not sys.modules["ganforge"]
