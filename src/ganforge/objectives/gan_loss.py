@@ -72,6 +72,24 @@ def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor, dista
     return diff.abs().mean() if distance == "abs" else diff.square().mean()
 
 
+def samples_independent(D: nn.Module) -> bool:
+    """Whether D's output for a sample depends on that sample alone in training mode: no batch norm and no
+    minibatch standard deviation (packing groups consecutive samples, which stay within each batch)."""
+    from ..models.layers import MinibatchStd
+
+    return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) for m in D.modules())
+
+
+def _one_pass(D: nn.Module, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):
+    """((logits, class outputs) of the real batch, those of the fake batch) from one pass of D over both."""
+    y = None if y_real is None else torch.cat([y_real, y_fake])
+    logits, classes = D(torch.cat([real, fake.to(real.dtype)]), y, return_classes=True)
+    k = logits.shape[0] * len(real) // (len(real) + len(fake))  # D's outputs for the real batch (packs of it)
+    if classes is None:
+        return (logits[:k], None), (logits[k:], None)
+    return (logits[:k], classes[:k]), (logits[k:], classes[k:])
+
+
 class GANLoss:
     def __init__(self, lcfg, conditioning: str = "none", precision=None, info: bool = False):
         self.objective = build_objective(lcfg)
@@ -128,7 +146,9 @@ class GANLoss:
 
         ``fake`` must be detached from G; ``y_real``/``y_fake`` are None for unconditional models.
         Under mixed precision D's forward passes are autocast, except the real pass of a step where
-        R1 is due: R1's double backward (like the gradient penalty's) runs in fp32.
+        R1 is due: R1's double backward (like the gradient penalty's) runs in fp32. A D that treats each
+        sample on its own (:func:`samples_independent`) sees both batches in one pass (unless R1 is due or
+        feature matching reads D's features).
         """
         obj = self.objective
         if self.augment is not None:  # differentiable: R1's gradient still reaches the real batch
@@ -139,6 +159,11 @@ class GANLoss:
                     real_logits, real_cls = D(real, y_real, return_classes=True)
                 with self._autocast():
                     fake_logits, fake_cls = D(fake, y_fake, return_classes=True)
+            elif not self.feature_matching and (y_real is None) == (y_fake is None) and samples_independent(D):
+                # one pass over both batches: D's layers run once on 2B samples (spectral norm's power
+                # iteration too), as its output for a sample depends on that sample alone
+                with self._autocast():
+                    (real_logits, real_cls), (fake_logits, fake_cls) = _one_pass(D, real, y_real, fake, y_fake)
             else:  # one autocast region: D's weights are cast to the low precision once, not twice
                 with self._autocast():
                     real_logits, real_cls = D(real, y_real, return_classes=True)
