@@ -9,6 +9,7 @@ from ganforge.config import LossConfig
 from ganforge.data.batches import DataInfo
 from ganforge.models import build_discriminator
 from ganforge.objectives.gan_loss import GANLoss, samples_independent
+from ganforge.training.distributed import convert_sync_batchnorm
 
 IMAGE = DataInfo(kind="image", shape=(3, 16, 16), num_classes=5)
 
@@ -25,6 +26,9 @@ def test_which_discriminators_treat_samples_independently():
     assert samples_independent(_d(pack=2))  # packs group consecutive samples, each batch's own
     assert not samples_independent(_d(norm="batch"))
     assert not samples_independent(_d(mbstd_group=4))
+    synced = convert_sync_batchnorm(_d(norm="batch"))  # model.sync_bn: the data-parallel batch norm
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in synced.modules())
+    assert not samples_independent(synced)
 
 
 @pytest.mark.parametrize("conditioning,pack", [("projection", 1), ("projection", 2), ("acgan", 1), ("none", 2)])

@@ -52,7 +52,7 @@ def test_bf16_autocasts_d_but_keeps_losses_and_penalties_in_fp32():
     assert D.calls == [False, True, False]
     D.calls.clear()
     loss.discriminator(D, loss.prepare_real(torch.randn(8, 2)), None, fake, None)  # R1 not due
-    assert D.calls == [True, True, False]
+    assert D.calls == [True, False]  # real and fake batches in one autocast pass (no batch norm), the penalty in fp32
     total.backward()
     assert D.lin.weight.grad.dtype == torch.float32
 
