@@ -114,7 +114,7 @@ def _measure(cfg, steps: int, warmup: int, repeats: int, bare_loops: bool = True
         if bare is not None:
             _bare_loop(bare, warmup, True)
             _bare_loop(bare, warmup, False)
-        times: dict[str, list[float]] = {"ganforge": [], "bare": [], "textbook": []} if bare else {"ganforge": []}
+        times: dict[str, list[float]] = {"ganforge": [], "bare": [], "textbook": []} if bare is not None else {"ganforge": []}
         for _ in range(repeats):
             times["ganforge"].append(_trainer_loop(trainer, steps))
             if bare is not None:
