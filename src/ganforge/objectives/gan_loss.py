@@ -73,14 +73,14 @@ def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor, dista
 
 
 def samples_independent(D: nn.Module) -> bool:
-    """Whether D's output for a sample depends on that sample alone in training mode: no batch norm (PyTorch's or
-    the data-parallel :class:`~ganforge.training.distributed.SyncBatchNorm`) and no minibatch standard deviation
-    (packing groups consecutive samples, which stay within each batch)."""
+    """Whether D's output for a sample depends on that sample alone in training mode: no batch norm, no minibatch
+    standard deviation, no layer that says it mixes samples (``mixes_samples = True``: the data-parallel
+    :class:`~ganforge.training.distributed.SyncBatchNorm`). Packing groups consecutive samples, which stay within
+    each batch."""
     from ..models.layers import MinibatchStd
-    from ..training.distributed import SyncBatchNorm
 
-    batch_layers = (nn.modules.batchnorm._BatchNorm, SyncBatchNorm, MinibatchStd)
-    return not any(isinstance(m, batch_layers) for m in D.modules())
+    return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) or getattr(m, "mixes_samples", False)
+                   for m in D.modules())
 
 
 def _one_pass(D: nn.Module, real: torch.Tensor, y_real, fake: torch.Tensor, y_fake):

@@ -154,6 +154,8 @@ class SyncBatchNorm(nn.Module):
     the same parameters and buffers (same state-dict keys) as the BatchNorm it replaces.
     """
 
+    mixes_samples = True  # each sample's output depends on the batch (objectives.gan_loss.samples_independent)
+
     def __init__(self, bn: nn.modules.batchnorm._BatchNorm):
         super().__init__()
         self.num_features, self.eps, self.momentum = bn.num_features, bn.eps, bn.momentum
