@@ -53,3 +53,32 @@ def test_runs_saved_with_an_upsample_layer_load():
     assert {"blocks.0." + k for k in old.state_dict()} <= keys
     G.load_state_dict(G.state_dict())  # no buffer of the taps is saved
     assert not any("up_taps" in k for k in G.state_dict())
+
+
+def test_a_self_conditioned_nearest_upsampling_generator_exports_to_onnx(tmp_path):
+    """ONNX gets the two layers as written (a conv kernel of known shape) and the cluster drawn from z as a count
+    (no searchsorted): onnxruntime computes what the model computes."""
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    from ganforge.models.conditioning import ClusterConditioned
+
+    net = {"arch": "conv", "channels": [16, 8], "base": 4, "up": [2, 2], "kernel": 3, "upsample": "nearest",
+           "norm": "batch", "output": "tanh"}
+    cfg = small_config(data={"name": "mnist"}, model={"latent_dim": 6, "g": net, "conditioning": "projection",
+                                                      "g_cbn": True})
+    torch.manual_seed(0)
+    G = ClusterConditioned(build_generator(cfg.model, DataInfo(kind="image", shape=(3, 16, 16), num_classes=5)),
+                           clusters=5, latent_dist="normal")
+    G.set_clusters(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]))
+    G.eval()
+    z = torch.randn(9, 6)
+    with torch.no_grad():
+        want = G(z)
+    cdf = torch.cumsum(G.prior.double(), 0)
+    u = torch.distributions.Normal(0, 1).cdf(z[:, 0].double())
+    assert torch.equal(G.clusters_of(z), torch.searchsorted(cdf, u, right=True).clamp(max=4))
+    path = tmp_path / "g.onnx"
+    torch.onnx.export(G, (z,), str(path), input_names=["z"], output_names=["x"], dynamic_axes={"z": {0: "b"}},
+                      dynamo=False)
+    (got,) = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"z": z.numpy()})
+    torch.testing.assert_close(torch.from_numpy(got), want, rtol=0, atol=1e-5)

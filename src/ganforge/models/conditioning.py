@@ -252,7 +252,8 @@ class ClusterConditioned(nn.Module):
         for c, share in enumerate(self.prior.view(self.factors, self.k)):
             cdf = torch.cumsum(share.double(), 0)
             u = latent_cdf(z[:, c].float(), self.latent_dist).double()
-            cluster = torch.searchsorted(cdf, u, right=True).clamp_(max=self.k - 1)
+            # searchsorted(cdf, u, right=True) written as a count, which ONNX can export: the cdf entries <= u
+            cluster = (cdf.unsqueeze(0) <= u.unsqueeze(1)).sum(1).clamp(max=self.k - 1)
             ids = cluster if ids is None else ids * self.k + cluster
         return ids
 

@@ -115,6 +115,8 @@ class NearestUpConv2d(nn.Conv2d):
         return w.transpose(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.onnx.is_in_onnx_export():  # ONNX wants a conv kernel of known shape: the two layers as written
+            return super().forward(nn.functional.interpolate(x, scale_factor=2, mode="nearest"))
         return nn.functional.conv_transpose2d(x, self.up_kernel(), self.bias, stride=2, padding=self.up_padding)
 
 
