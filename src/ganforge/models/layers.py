@@ -340,6 +340,8 @@ class MinibatchStd(nn.Module):
     constant feature map. D can then tell a batch of too-similar samples (mode collapse) apart.
     No parameters: adding it leaves a state dict's keys unchanged."""
 
+    mixes_samples = True  # each sample's output depends on its group (objectives.gan_loss.samples_independent)
+
     def __init__(self, group_size: int, num_channels: int = 1):
         super().__init__()
         if group_size < 1 or num_channels < 1:

@@ -73,13 +73,11 @@ def feature_matching(fake_features: torch.Tensor, real_mean: torch.Tensor, dista
 
 
 def samples_independent(D: nn.Module) -> bool:
-    """Whether D's output for a sample depends on that sample alone in training mode: no batch norm, no minibatch
-    standard deviation, no layer that says it mixes samples (``mixes_samples = True``: the data-parallel
+    """Whether D's output for a sample depends on that sample alone in training mode: no PyTorch batch norm and
+    no layer that says it mixes samples (``mixes_samples = True``: minibatch standard deviation, the data-parallel
     :class:`~ganforge.training.distributed.SyncBatchNorm`). Packing groups consecutive samples, which stay within
     each batch."""
-    from ..models.layers import MinibatchStd
-
-    return not any(isinstance(m, (nn.modules.batchnorm._BatchNorm, MinibatchStd)) or getattr(m, "mixes_samples", False)
+    return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) or getattr(m, "mixes_samples", False)
                    for m in D.modules())
 
 
